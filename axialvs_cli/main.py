@@ -1,0 +1,75 @@
+"""The `axialvs` Typer application: command registration and error formatting.
+
+Every `AxialVSError` raised below a command becomes one line on stderr and exit code
+`err.exit_code` (1 by default). `AXIALVS_DEBUG=1` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from . import __version__
+from ._guard import check_models_package
+from .errors import AxialVSError
+
+check_models_package()
+
+from .commands import evaluate as _evaluate  # noqa: E402
+from .commands import info as _info  # noqa: E402  (after the guard on purpose)
+
+
+def _debug() -> bool:
+    return os.environ.get("AXIALVS_DEBUG", "") not in ("", "0")
+
+
+class _Group(TyperGroup):
+    """Turns library errors into one-line messages with a non-zero exit code."""
+
+    def invoke(self, ctx):  # noqa: D401 - Click hook
+        try:
+            return super().invoke(ctx)
+        except AxialVSError as err:
+            if _debug():
+                raise
+            typer.echo(f"Error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("Interrupted.", err=True)
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="axialvs",
+    help="Video panoptic / instance segmentation with Axial-VS (axial-trajectory attention).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"axialvs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Video panoptic / instance segmentation with Axial-VS."""
+
+
+app.command("info")(_info.info)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,123 @@
+"""Entry points for inputs: `open_video` (file or frame folder) and `expand_inputs`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..errors import InputError, VideoError
+from .folder import list_frames, natural_key, open_folder
+from .reader import open_video_file
+from .source import VideoSource
+
+__all__ = ["VIDEO_SUFFIXES", "expand_inputs", "open_video"]
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts"}
+    | {".wmv", ".flv", ".3gp", ".ogv", ".gif"}
+)
+
+
+def _check_options(
+    start: float | None, end: float | None, max_frames: int | None, threads: int
+) -> None:
+    if start is not None and start < 0:
+        raise InputError(f"start must be >= 0 seconds, got {start}")
+    if end is not None and end <= (start or 0.0):
+        raise InputError(f"end ({end} s) must be after start ({start or 0.0} s)")
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be at least 1, got {max_frames}")
+    if threads < 0:
+        raise InputError(f"threads must be >= 0 (0 = automatic), got {threads}")
+
+
+def open_video(
+    path: str | Path,
+    stream: int | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    max_frames: int | None = None,
+    threads: int = 0,
+    folder_fps: float | None = None,
+) -> VideoSource:
+    """Open a video file or a folder of JPEG/PNG frames for streaming.
+
+    Args:
+        path: a video file (any container/codec FFmpeg decodes) or a folder of frames
+            (natural name order: ``2.png`` before ``10.png``).
+        stream: which video stream, counted among the file's video streams from 0. Default:
+            the largest one that is not cover art. Ignored for folders.
+        start: skip frames whose timestamp is before this (seconds on the stream's clock; the
+            decoder seeks to the keyframe before it).
+        end: stop before the first frame whose timestamp is at or after this.
+        max_frames: stop after this many frames.
+        threads: decoder threads (0 = let FFmpeg choose).
+        folder_fps: frame rate of a folder (default 30); ignored for video files.
+
+    Returns:
+        A `VideoSource`; use it as a context manager and iterate it for `Frame` objects.
+
+    Raises:
+        VideoError: missing path, not a video, no video stream, no decodable frame, empty
+            folder or frames of different sizes.
+        InputError: an invalid option value.
+    """
+    path = Path(path)
+    _check_options(start, end, max_frames, threads)
+    if stream is not None and stream < 0:
+        raise InputError(f"stream must be >= 0 (the first video stream is 0), got {stream}")
+    if folder_fps is not None and folder_fps <= 0:
+        raise InputError(f"the frame rate of a folder must be > 0, got {folder_fps}")
+    if not path.exists():
+        raise VideoError(f"{path}: no such file or folder; check the path")
+    if path.is_dir():
+        return open_folder(path, folder_fps, start, end, max_frames)
+    return open_video_file(path, stream, start, end, max_frames, threads)
+
+
+def _folder_videos(folder: Path) -> list[Path]:
+    videos = [
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    ]
+    return sorted(videos, key=lambda p: natural_key(p.name))
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Turn command-line inputs into the list of videos to process, in order, once each.
+
+    A file stays as it is (opening it tells whether it is a video). A folder that holds JPEG/PNG
+    frames is one video; a folder without frames stands for the video files inside it (natural
+    order, not recursive).
+
+    Raises:
+        InputError: one message naming every missing path, or a folder with neither frames nor
+            videos, or no input at all.
+    """
+    given = [Path(p) for p in paths]
+    if not given:
+        raise InputError("no input given; pass one or more video files or frame folders")
+    missing = [str(p) for p in given if not p.exists()]
+    if missing:
+        raise InputError(
+            f"input not found: {', '.join(missing)}; check the path"
+            + ("s" if len(missing) > 1 else "")
+        )
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for path in given:
+        items = [path]
+        if path.is_dir() and not list_frames(path):
+            items = _folder_videos(path)
+            if not items:
+                raise InputError(
+                    f"{path}: this folder holds neither JPEG/PNG frames nor video files "
+                    f"({', '.join(sorted(VIDEO_SUFFIXES))}); pass a video or a frame folder"
+                )
+        for item in items:
+            key = item.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
+    return out

@@ -1,0 +1,313 @@
+"""Model configuration: a tree of frozen dataclasses and the named presets.
+
+`build_axialvs(cfg)` (in `build.py`) is the only place that reads a config; blocks receive
+plain keyword arguments. Every option with a fixed set of values is checked in `__post_init__`,
+so a typo fails when the config is made, not deep inside `forward`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+TEMPORAL_ATTENTIONS = ("axial_trajectory", "trajectory", "joint", "divided", "none")
+CROSS_CLIP_ATTENTIONS = ("axial_trajectory", "self", "none")
+PIXEL_DECODER_BLOCKS = ("axial", "bottleneck")
+LEVELS = ("res2", "res3", "res4", "res5")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not valid; choose one of {', '.join(choices)}")
+
+
+def _check_positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value}")
+
+
+def _check_divisible(name: str, value: int, heads: int) -> None:
+    if value % heads:
+        raise ConfigError(f"{name}={value} must be divisible by the number of heads ({heads})")
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Per-frame feature extractor. `name` is a key of `models.backbones.build_backbone`."""
+
+    name: str = "resnet50"
+    norm: str = "bn"  # bn | frozen_bn | gn (ResNet); ConvNeXt uses LayerNorm
+    widths: tuple[int, ...] = ()  # "small" backbone only
+    depths: tuple[int, ...] = ()  # "small" backbone only
+    drop_path: float = 0.0  # ConvNeXt only
+
+
+@dataclass(frozen=True)
+class WithinClipConfig:
+    """Within-clip tracking: N_w blocks of MSDeformAttn layers then temporal-attention layers.
+
+    `temporal_attention` picks the paper's ablation variants (Tables 4-5): axial_trajectory
+    (the method), trajectory (full trajectory attention), joint (joint space-time), divided
+    (divided space-time), none. `deform_layers=0` removes the MSDeformAttn part.
+    """
+
+    enabled: bool = True
+    dim: int = 256
+    heads: int = 8
+    ffn_dim: int = 1024
+    dropout: float = 0.0
+    num_blocks: int = 2  # N_w
+    deform_layers: int = 1  # MSDeformAttn layers per block
+    temporal_layers: int = 2  # temporal-attention layers per block
+    temporal_attention: str = "axial_trajectory"
+    deform_points: int = 4
+    spatial_levels: tuple[str, ...] = ("res3", "res4", "res5")
+    temporal_levels: tuple[str, ...] = ("res4", "res5")
+
+    def __post_init__(self) -> None:
+        _check_choice(
+            "within_clip.temporal_attention", self.temporal_attention, TEMPORAL_ATTENTIONS
+        )
+        _check_divisible("within_clip.dim", self.dim, self.heads)
+        for level in (*self.spatial_levels, *self.temporal_levels):
+            _check_choice("within_clip level", level, LEVELS)
+        if self.enabled:
+            _check_positive("within_clip.num_blocks", self.num_blocks)
+            if self.deform_layers < 0 or self.temporal_layers < 0:
+                raise ConfigError("within_clip layer counts must be >= 0")
+            if self.deform_layers == 0 and self.temporal_layers_active == 0:
+                raise ConfigError(
+                    "within_clip has no layers: set deform_layers or temporal_layers > 0, "
+                    "or enabled=False"
+                )
+            if not set(self.temporal_levels) <= set(self.spatial_levels):
+                raise ConfigError("within_clip.temporal_levels must be a subset of spatial_levels")
+
+    @property
+    def temporal_layers_active(self) -> int:
+        return 0 if self.temporal_attention == "none" else self.temporal_layers
+
+
+@dataclass(frozen=True)
+class PixelDecoderConfig:
+    """kMaX pixel decoder, from stride 32 to stride 4 (one entry per stage)."""
+
+    layers: tuple[int, ...] = (1, 5, 1, 1)
+    blocks: tuple[str, ...] = ("axial", "axial", "bottleneck", "bottleneck")
+    channels: tuple[int, ...] = (512, 256, 128, 64)
+    heads: int = 8
+    drop_path: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not len(self.layers) == len(self.blocks) == len(self.channels) == 4:
+            raise ConfigError("pixel_decoder.layers/blocks/channels need 4 entries (strides 32..4)")
+        for b in self.blocks:
+            _check_choice("pixel_decoder.blocks", b, PIXEL_DECODER_BLOCKS)
+        for c, b in zip(self.channels, self.blocks, strict=True):
+            if b == "axial":
+                _check_divisible("pixel_decoder.channels", c, self.heads)
+
+    @property
+    def out_channels(self) -> tuple[int, ...]:
+        """Channels of each stage's output (bottleneck expansion 4)."""
+        return tuple(4 * c for c in self.channels)
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """kMaX transformer decoder (k-means cross-attention) and its prediction heads."""
+
+    num_queries: int = 128
+    layers: tuple[int, ...] = (2, 2, 2)  # per stride 32, 16, 8
+    dim: int = 256  # query channels
+    heads: int = 8
+    ffn_dim: int = 2048
+    mask_dim: int = 128
+    drop_path: float = 0.2
+    aux_semantic: bool = True  # auxiliary semantic head (training loss only)
+
+    def __post_init__(self) -> None:
+        _check_positive("decoder.num_queries", self.num_queries)
+        if len(self.layers) != 3:
+            raise ConfigError("decoder.layers needs 3 entries (strides 32, 16, 8)")
+        _check_divisible("decoder.dim", self.dim, self.heads)
+        _check_divisible("decoder.dim // 2", self.dim // 2, self.heads)
+
+
+@dataclass(frozen=True)
+class CrossClipConfig:
+    """Cross-clip tracking (offline): N_c blocks of attention over clip queries + Temporal-ASPP."""
+
+    enabled: bool = True
+    num_layers: int = 4  # N_c
+    heads: int = 8
+    attention: str = "axial_trajectory"  # axial_trajectory | self | none (paper Table 6a)
+    aspp: bool = True
+    atrous_rates: tuple[int, ...] = (1, 2, 3)
+    kernel_size: int = 3
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_choice("cross_clip.attention", self.attention, CROSS_CLIP_ATTENTIONS)
+        if self.enabled:
+            _check_positive("cross_clip.num_layers", self.num_layers)
+            if self.attention == "none" and not self.aspp:
+                raise ConfigError("cross_clip needs attention or aspp (or enabled=False)")
+        if len(self.atrous_rates) != 3:
+            raise ConfigError("cross_clip.atrous_rates needs 3 rates, e.g. (1, 2, 3)")
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Post-processing defaults that belong with the weights (official VIPSeg values)."""
+
+    thing_threshold: float = 0.2
+    stuff_threshold: float = 0.3
+    pixel_threshold: float = 0.3
+    stuff_threshold_offline: float = 0.45
+    pixel_threshold_offline: float = 0.2
+    overlap_threshold: float = 0.8
+    short_side: int = 769  # frames are resized to fit short_side x long_side
+    long_side: int = 1345
+
+
+@dataclass(frozen=True)
+class AxialVSConfig:
+    """The whole network. `num_classes` excludes the void class (+1 is added internally)."""
+
+    name: str = "custom"
+    num_classes: int = 124
+    clip_length: int = 2
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    within_clip: WithinClipConfig = field(default_factory=WithinClipConfig)
+    pixel_decoder: PixelDecoderConfig = field(default_factory=PixelDecoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    cross_clip: CrossClipConfig = field(default_factory=CrossClipConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    pixel_mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    pixel_std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+
+    def __post_init__(self) -> None:
+        _check_positive("num_classes", self.num_classes)
+        _check_positive("clip_length", self.clip_length)
+        _check_divisible("decoder.dim", self.decoder.dim, self.cross_clip.heads)
+
+    def replace(self, **changes: Any) -> AxialVSConfig:
+        """A copy with top-level fields changed; nested ones as `within_clip={"num_blocks": 1}`."""
+        resolved = {}
+        for key, value in changes.items():
+            if key not in {f.name for f in dataclasses.fields(self)}:
+                raise ConfigError(f"unknown config field {key!r}")
+            current = getattr(self, key)
+            if dataclasses.is_dataclass(current) and isinstance(value, dict):
+                value = dataclasses.replace(current, **value)
+            resolved[key] = value
+        return dataclasses.replace(self, **resolved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation: plain dicts / lists only, so checkpoints load with `weights_only=True`.
+
+_NESTED = {
+    "backbone": BackboneConfig,
+    "within_clip": WithinClipConfig,
+    "pixel_decoder": PixelDecoderConfig,
+    "decoder": DecoderConfig,
+    "cross_clip": CrossClipConfig,
+    "inference": InferenceConfig,
+}
+
+
+def config_to_dict(cfg: AxialVSConfig) -> dict[str, Any]:
+    """Nested plain-Python dict (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (tuple, list)):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(cfg)
+
+
+def _tuplify(value: Any) -> Any:
+    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
+
+
+def _make(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown field(s) {', '.join(unknown)} in {where} config")
+    return cls(**{k: _tuplify(v) for k, v in data.items()})
+
+
+def config_from_dict(data: dict[str, Any]) -> AxialVSConfig:
+    """Inverse of `config_to_dict`; unknown keys raise `ConfigError` (missing ones default)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a model config must be a dict, got {type(data).__name__}")
+    top = dict(data)
+    for key, cls in _NESTED.items():
+        if key in top:
+            top[key] = _make(cls, top[key], key)
+    return _make(AxialVSConfig, top, "model")
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets.
+
+
+def _r50() -> AxialVSConfig:
+    """The paper's ResNet-50 VPS model (Video-kMaX clip segmenter, VIPSeg, T = 2)."""
+    return AxialVSConfig(name="r50")
+
+
+def _convnext_large() -> AxialVSConfig:
+    """The paper's ConvNeXt-L VPS model."""
+    return AxialVSConfig(
+        name="convnext-large", backbone=BackboneConfig(name="convnext_large", drop_path=0.6)
+    )
+
+
+def _tiny() -> AxialVSConfig:
+    """A small model for CPUs, tests and synthetic data: same architecture, narrow widths."""
+    return AxialVSConfig(
+        name="tiny",
+        num_classes=124,
+        clip_length=2,
+        backbone=BackboneConfig(name="small", widths=(32, 64, 96, 128), depths=(1, 1, 2, 1)),
+        within_clip=WithinClipConfig(dim=64, heads=4, ffn_dim=128, deform_points=2),
+        pixel_decoder=PixelDecoderConfig(
+            layers=(1, 2, 1, 1), channels=(32, 16, 16, 8), heads=4, drop_path=0.0
+        ),
+        decoder=DecoderConfig(
+            num_queries=32,
+            layers=(1, 1, 1),
+            dim=64,
+            heads=4,
+            ffn_dim=256,
+            mask_dim=32,
+            drop_path=0.0,
+        ),
+        cross_clip=CrossClipConfig(num_layers=4, heads=4),
+        inference=InferenceConfig(short_side=129, long_side=225),
+    )
+
+
+PRESETS: dict[str, AxialVSConfig] = {
+    "tiny": _tiny(),
+    "r50": _r50(),
+    "convnext-large": _convnext_large(),
+}
+
+
+def get_preset(name: str) -> AxialVSConfig:
+    """The preset called `name`; an unknown name raises `ConfigError` listing the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None
