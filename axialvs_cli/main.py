@@ -68,6 +68,7 @@ def _root(
 
 
 app.command("info")(_info.info)
+app.command("evaluate")(_evaluate.evaluate)
 
 
 def main() -> None:
