@@ -18,6 +18,7 @@ from .errors import AxialVSError
 
 check_models_package()
 
+from .commands import convert as _convert  # noqa: E402
 from .commands import evaluate as _evaluate  # noqa: E402
 from .commands import info as _info  # noqa: E402  (after the guard on purpose)
 
@@ -69,6 +70,7 @@ def _root(
 
 app.command("info")(_info.info)
 app.command("evaluate")(_evaluate.evaluate)
+app.command("convert")(_convert.convert)
 
 
 def main() -> None:

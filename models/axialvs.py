@@ -2,8 +2,11 @@
 
 Data flow of `forward_clip` for a clip of T frames:
     backbone (per frame) -> within-clip tracking (MSDeformAttn + axial-trajectory attention)
-    -> kMaX pixel decoder (per frame) -> kMaX transformer decoder (all T frames at once)
+    -> pixel decoder (per frame) -> transformer decoder (all T frames at once)
     -> N class-labelled tubes (masks over T x h x w at stride 4).
+The clip segmenter is Video-kMaX (kMaX pixel decoder, k-means decoder) or Tube-Link (the
+MSDeformAttn encoder with inserted axial-trajectory layers as within-clip module, an FPN
+pixel decoder, the masked-attention decoder); both fill the same three slots.
 `refine` is the offline step over the aligned queries of all K clips of a video, and
 `decode_masks` turns a refined per-clip kernel and that clip's pixel features into masks.
 """
@@ -19,6 +22,9 @@ from .cross_clip import CrossClipTracking, RefineOutput
 from .errors import ConfigError
 from .kmax_decoder import KMaXTransformerDecoder, Prediction
 from .layers.trajectory import AxialAttentionMaps
+from .mask2former.decoder import Mask2FormerDecoder
+from .mask2former.encoder import Mask2FormerEncoder
+from .mask2former.pixel_decoder import Mask2FormerPixelDecoder
 from .pixel_decoder import KMaXPixelDecoder
 from .semantic_head import SemanticHead
 from .within_clip import AttentionRequest, WithinClipTracking
@@ -32,19 +38,22 @@ class ClipOutput:
     mask_embeddings: Tensor  # (B, N, E) mask kernels; query similarity for cross-clip matching
     class_logits: Tensor  # (B, N, C+1), last = void
     mask_logits: Tensor  # (B, N, T, h, w)
-    pixel_features: Tensor  # (B, E, T, h, w), unit length along E
+    pixel_features: Tensor  # (B, E, T, h, w); unit length along E for Video-kMaX
     aux: list[Prediction] | None = None  # per k-means layer, when `return_aux`
     semantic_logits: Tensor | None = None  # (B, C+1, T, h, w), when `return_aux`
     attention: AxialAttentionMaps | None = None  # when an `attention` request is given
 
 
 class AxialVS(nn.Module):
-    """Axial-VS over a Video-kMaX clip segmenter. Parts are built by `build_axialvs`.
+    """Axial-VS over a Video-kMaX or Tube-Link clip segmenter. Parts come from `build_axialvs`.
 
     Args:
         backbone: per-frame network with `out_channels` (res2..res5).
-        within_clip: within-clip tracking module, or None (the plain clip-level baseline).
-        pixel_decoder, decoder: the kMaX pixel and transformer decoders.
+        within_clip: within-clip tracking module (`WithinClipTracking`, or for Tube-Link the
+            `Mask2FormerEncoder`), or None (the plain Video-kMaX baseline). Called as
+            `within_clip(features, T, attention) -> (features, maps)`.
+        pixel_decoder, decoder: `features -> PixelDecoderOutput` and
+            `(multi_scale, pixel, T, return_aux) -> DecoderOutput` (kMaX or Mask2Former).
         semantic_head: auxiliary semantic head (training), or None.
         cross_clip: cross-clip tracking module, or None (near-online only).
         clip_length: T the model was trained with.
@@ -55,9 +64,9 @@ class AxialVS(nn.Module):
         self,
         *,
         backbone: nn.Module,
-        within_clip: WithinClipTracking | None,
-        pixel_decoder: KMaXPixelDecoder,
-        decoder: KMaXTransformerDecoder,
+        within_clip: WithinClipTracking | Mask2FormerEncoder | None,
+        pixel_decoder: KMaXPixelDecoder | Mask2FormerPixelDecoder,
+        decoder: KMaXTransformerDecoder | Mask2FormerDecoder,
         semantic_head: SemanticHead | None,
         cross_clip: CrossClipTracking | None,
         clip_length: int,
@@ -86,7 +95,7 @@ class AxialVS(nn.Module):
 
         Args:
             clip: (B, T, 3, H, W) RGB values in 0..255. Any H, W; sizes of the form 32k + 1
-                match how kMaX models are trained.
+                match how kMaX models are trained (Tube-Link: multiples of 32).
             return_aux: also return per-layer predictions and semantic logits (training).
             attention: return the stage-1 maps of one within-clip axial-trajectory layer.
 

@@ -1,4 +1,9 @@
-"""`build_axialvs(cfg)`: the one place that reads a config and wires the parts together."""
+"""`build_axialvs(cfg)`: the one place that reads a config and wires the parts together.
+
+The clip segmenter is Video-kMaX (`segmenter="kmax"`) or Tube-Link (`"mask2former"`); both
+fill the same slots of `AxialVS` (within-clip module, pixel decoder, decoder), so the rest of
+the code does not depend on which one a model uses.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,9 @@ from .backbones import build_backbone
 from .config import AxialVSConfig, BackboneConfig, get_preset
 from .cross_clip import CrossClipTracking
 from .kmax_decoder import KMaXTransformerDecoder
+from .mask2former.decoder import Mask2FormerDecoder
+from .mask2former.encoder import Mask2FormerEncoder
+from .mask2former.pixel_decoder import Mask2FormerPixelDecoder
 from .pixel_decoder import KMaXPixelDecoder
 from .semantic_head import SemanticHead
 from .within_clip import WithinClipTracking
@@ -22,12 +30,10 @@ def _backbone(cfg: BackboneConfig) -> nn.Module:
     return build_backbone(cfg.name, norm=cfg.norm)
 
 
-def build_axialvs(cfg: AxialVSConfig | str) -> AxialVS:
-    """Build the network described by `cfg` (a config or a preset name), randomly initialised."""
-    if isinstance(cfg, str):
-        cfg = get_preset(cfg)
-    backbone = _backbone(cfg.backbone)
-    channels = dict(backbone.out_channels)
+def _kmax_parts(
+    cfg: AxialVSConfig, channels: dict[str, int]
+) -> tuple[nn.Module | None, nn.Module, nn.Module, nn.Module | None]:
+    """Video-kMaX: within-clip module (or None), pixel decoder, decoder, semantic head."""
     wc = cfg.within_clip
     within_clip = None
     if wc.enabled:
@@ -69,11 +75,62 @@ def build_axialvs(cfg: AxialVSConfig | str) -> AxialVS:
     semantic_head = (
         SemanticHead(channels, cfg.num_classes, channels=dc.dim) if dc.aux_semantic else None
     )
+    return within_clip, pixel_decoder, decoder, semantic_head
+
+
+def _mask2former_parts(
+    cfg: AxialVSConfig, channels: dict[str, int]
+) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """Tube-Link: MSDeformAttn encoder with temporal layers (the within-clip module), FPN
+    pixel decoder, masked-attention decoder."""
+    wc, m2f = cfg.within_clip, cfg.mask2former
+    encoder = Mask2FormerEncoder(
+        channels,
+        dim=wc.dim,
+        heads=wc.heads,
+        ffn_dim=wc.ffn_dim,
+        dropout=wc.dropout,
+        num_blocks=wc.num_blocks,
+        temporal_layers=wc.temporal_layers_active if wc.enabled else 0,
+        temporal_attention=wc.temporal_attention,
+        deform_points=wc.deform_points,
+        spatial_levels=wc.spatial_levels,
+        temporal_levels=wc.temporal_levels,
+        residual=m2f.temporal_residual,
+    )
+    pixel_decoder = Mask2FormerPixelDecoder(channels, dim=wc.dim, mask_dim=m2f.mask_dim)
+    decoder = Mask2FormerDecoder(
+        pixel_dim=wc.dim,
+        num_queries=m2f.num_queries,
+        dim=m2f.dim,
+        heads=m2f.heads,
+        ffn_dim=m2f.ffn_dim,
+        num_layers=m2f.dec_layers,
+        mask_dim=m2f.mask_dim,
+        num_classes=cfg.num_classes,
+        dropout=m2f.dropout,
+    )
+    return encoder, pixel_decoder, decoder
+
+
+def build_axialvs(cfg: AxialVSConfig | str) -> AxialVS:
+    """Build the network described by `cfg` (a config or a preset name), randomly initialised."""
+    if isinstance(cfg, str):
+        cfg = get_preset(cfg)
+    backbone = _backbone(cfg.backbone)
+    channels = dict(backbone.out_channels)
+    if cfg.segmenter == "mask2former":
+        within_clip, pixel_decoder, decoder = _mask2former_parts(cfg, channels)
+        semantic_head = None
+        query_dim, mask_dim = cfg.mask2former.dim, cfg.mask2former.mask_dim
+    else:
+        within_clip, pixel_decoder, decoder, semantic_head = _kmax_parts(cfg, channels)
+        query_dim, mask_dim = cfg.decoder.dim, cfg.decoder.mask_dim
     cc = cfg.cross_clip
     cross_clip = None
     if cc.enabled:
         cross_clip = CrossClipTracking(
-            dim=dc.dim,
+            dim=query_dim,
             heads=cc.heads,
             num_layers=cc.num_layers,
             attention=cc.attention,
@@ -81,8 +138,9 @@ def build_axialvs(cfg: AxialVSConfig | str) -> AxialVS:
             atrous_rates=cc.atrous_rates,
             kernel_size=cc.kernel_size,
             dropout=cc.dropout,
-            mask_dim=dc.mask_dim,
+            mask_dim=mask_dim,
             num_classes=cfg.num_classes,
+            head=cc.head,
         )
     return AxialVS(
         backbone=backbone,

@@ -15,6 +15,8 @@ from .errors import ConfigError
 
 TEMPORAL_ATTENTIONS = ("axial_trajectory", "trajectory", "joint", "divided", "none")
 CROSS_CLIP_ATTENTIONS = ("axial_trajectory", "self", "none")
+CROSS_CLIP_HEADS = ("kmax", "mask2former")
+SEGMENTERS = ("kmax", "mask2former")
 PIXEL_DECODER_BLOCKS = ("axial", "bottleneck")
 LEVELS = ("res2", "res3", "res4", "res5")
 
@@ -52,6 +54,11 @@ class WithinClipConfig:
     `temporal_attention` picks the paper's ablation variants (Tables 4-5): axial_trajectory
     (the method), trajectory (full trajectory attention), joint (joint space-time), divided
     (divided space-time), none. `deform_layers=0` removes the MSDeformAttn part.
+
+    With `segmenter="mask2former"` this describes the MSDeformAttn encoder of the Mask2Former
+    pixel decoder: `num_blocks` encoder layers (N_w = 6), each one MSDeformAttn with
+    `temporal_layers` temporal layers inserted before its output projection (Tube-Link
+    variant, paper appendix A); `enabled=False` keeps the encoder without temporal layers.
     """
 
     enabled: bool = True
@@ -138,8 +145,38 @@ class DecoderConfig:
 
 
 @dataclass(frozen=True)
+class Mask2FormerConfig:
+    """Mask2Former clip segmenter (Tube-Link, VIS): masked-attention decoder over a clip's tubes.
+
+    Used when `AxialVSConfig.segmenter == "mask2former"`. The pixel decoder's MSDeformAttn
+    encoder (and the axial-trajectory layers inserted into it) is `within_clip`; its width
+    `within_clip.dim` is the pixel-feature width here too.
+    """
+
+    num_queries: int = 100
+    dec_layers: int = 9  # masked-attention layers, cycling over strides 32, 16, 8
+    dim: int = 256  # query channels
+    heads: int = 8
+    ffn_dim: int = 2048
+    mask_dim: int = 256  # E: mask features and mask embeddings
+    dropout: float = 0.0
+    temporal_residual: bool = True  # x + gamma * temporal(x) (gamma starts at 1e-6), else x
+
+    def __post_init__(self) -> None:
+        _check_positive("mask2former.num_queries", self.num_queries)
+        _check_positive("mask2former.dec_layers", self.dec_layers)
+        _check_positive("mask2former.mask_dim", self.mask_dim)
+        _check_divisible("mask2former.dim", self.dim, self.heads)
+
+
+@dataclass(frozen=True)
 class CrossClipConfig:
-    """Cross-clip tracking (offline): N_c blocks of attention over clip queries + Temporal-ASPP."""
+    """Cross-clip tracking (offline): N_c blocks of attention over clip queries + Temporal-ASPP.
+
+    `head` picks the prediction heads after the layers: "kmax" (Video-kMaX: conv + BN
+    projections, void-biased classes, batch-normed masks) or "mask2former" (Tube-Link: the
+    segmenter's post-norm, linear class head and MLP mask head, no void bias, no mask norm).
+    """
 
     enabled: bool = True
     num_layers: int = 4  # N_c
@@ -149,9 +186,11 @@ class CrossClipConfig:
     atrous_rates: tuple[int, ...] = (1, 2, 3)
     kernel_size: int = 3
     dropout: float = 0.0
+    head: str = "kmax"  # kmax | mask2former
 
     def __post_init__(self) -> None:
         _check_choice("cross_clip.attention", self.attention, CROSS_CLIP_ATTENTIONS)
+        _check_choice("cross_clip.head", self.head, CROSS_CLIP_HEADS)
         if self.enabled:
             _check_positive("cross_clip.num_layers", self.num_layers)
             if self.attention == "none" and not self.aspp:
@@ -176,7 +215,12 @@ class InferenceConfig:
 
 @dataclass(frozen=True)
 class AxialVSConfig:
-    """The whole network. `num_classes` excludes the void class (+1 is added internally)."""
+    """The whole network. `num_classes` excludes the void class (+1 is added internally).
+
+    `segmenter` picks the clip-level segmenter: "kmax" (Video-kMaX, VPS; uses `pixel_decoder`
+    and `decoder`) or "mask2former" (Tube-Link, VIS; uses `mask2former`). The other one's
+    sections are ignored.
+    """
 
     name: str = "custom"
     num_classes: int = 124
@@ -189,11 +233,36 @@ class AxialVSConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     pixel_mean: tuple[float, float, float] = (127.5, 127.5, 127.5)
     pixel_std: tuple[float, float, float] = (127.5, 127.5, 127.5)
+    segmenter: str = "kmax"  # kmax | mask2former
+    mask2former: Mask2FormerConfig = field(default_factory=Mask2FormerConfig)
 
     def __post_init__(self) -> None:
         _check_positive("num_classes", self.num_classes)
         _check_positive("clip_length", self.clip_length)
-        _check_divisible("decoder.dim", self.decoder.dim, self.cross_clip.heads)
+        _check_choice("segmenter", self.segmenter, SEGMENTERS)
+        if self.segmenter == "kmax":
+            _check_divisible("decoder.dim", self.decoder.dim, self.cross_clip.heads)
+            return
+        _check_divisible("mask2former.dim", self.mask2former.dim, self.cross_clip.heads)
+        wc = self.within_clip
+        if wc.deform_layers != 1:
+            raise ConfigError(
+                "segmenter='mask2former' has one MSDeformAttn per encoder layer: set "
+                f"within_clip.deform_layers=1 (got {wc.deform_layers})"
+            )
+        if sorted(wc.spatial_levels) != ["res3", "res4", "res5"]:
+            raise ConfigError(
+                "segmenter='mask2former' encodes strides 32, 16, 8: set "
+                "within_clip.spatial_levels=('res3', 'res4', 'res5')"
+            )
+        _check_positive("within_clip.num_blocks", wc.num_blocks)
+
+    @property
+    def num_queries(self) -> int:
+        """N, the object queries of the clip segmenter in use."""
+        if self.segmenter == "mask2former":
+            return self.mask2former.num_queries
+        return self.decoder.num_queries
 
     def replace(self, **changes: Any) -> AxialVSConfig:
         """A copy with top-level fields changed; nested ones as `within_clip={"num_blocks": 1}`."""
@@ -218,6 +287,7 @@ _NESTED = {
     "decoder": DecoderConfig,
     "cross_clip": CrossClipConfig,
     "inference": InferenceConfig,
+    "mask2former": Mask2FormerConfig,
 }
 
 
@@ -298,10 +368,64 @@ def _tiny() -> AxialVSConfig:
     )
 
 
+IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, 0..255 (Tube-Link / mmdet)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+def _tubelink_r50() -> AxialVSConfig:
+    """The paper's ResNet-50 VIS model: Tube-Link (Mask2Former over clips of 4 frames) with an
+    axial-trajectory layer inserted after each of the 6 MSDeformAttn encoder layers (N_w = 6),
+    100 queries, 9 masked-attention layers, N_c = 4; YouTube-VIS 2021 classes."""
+    return AxialVSConfig(
+        name="tubelink-r50",
+        segmenter="mask2former",
+        num_classes=40,
+        clip_length=4,
+        backbone=BackboneConfig(name="resnet50", norm="frozen_bn"),
+        within_clip=WithinClipConfig(num_blocks=6, deform_layers=1, temporal_layers=1),
+        mask2former=Mask2FormerConfig(),
+        cross_clip=CrossClipConfig(num_layers=4, head="mask2former"),
+        inference=InferenceConfig(short_side=360, long_side=640),
+        pixel_mean=IMAGENET_MEAN,
+        pixel_std=IMAGENET_STD,
+    )
+
+
+def _tubelink_tiny() -> AxialVSConfig:
+    """The Tube-Link variant at CPU size, for tests and synthetic data."""
+    return AxialVSConfig(
+        name="tubelink-tiny",
+        segmenter="mask2former",
+        num_classes=40,
+        clip_length=4,
+        backbone=BackboneConfig(
+            name="small", norm="frozen_bn", widths=(32, 64, 96, 128), depths=(1, 1, 2, 1)
+        ),
+        within_clip=WithinClipConfig(
+            dim=64,
+            heads=4,
+            ffn_dim=128,
+            num_blocks=2,
+            deform_layers=1,
+            temporal_layers=1,
+            deform_points=2,
+        ),
+        mask2former=Mask2FormerConfig(
+            num_queries=16, dec_layers=3, dim=64, heads=4, ffn_dim=128, mask_dim=32
+        ),
+        cross_clip=CrossClipConfig(num_layers=4, heads=4, head="mask2former"),
+        inference=InferenceConfig(short_side=128, long_side=224),
+        pixel_mean=IMAGENET_MEAN,
+        pixel_std=IMAGENET_STD,
+    )
+
+
 PRESETS: dict[str, AxialVSConfig] = {
     "tiny": _tiny(),
     "r50": _r50(),
     "convnext-large": _convnext_large(),
+    "tubelink-tiny": _tubelink_tiny(),
+    "tubelink-r50": _tubelink_r50(),
 }
 
 

@@ -7,6 +7,11 @@ Temporal-ASPP (three dilated temporal convolutions per query track, 1x1 conv, La
 GELU) + residual + LayerNorm. After every layer the heads predict, per query, one class for the
 whole video (clip class embeddings weighted by a softmax over clips: the temporal 1-D conv
 class head) and one mask kernel per clip; video masks are kernel . clip pixel features.
+
+Two sets of heads, by the clip segmenter the module sits on (`head`): "kmax" (Video-kMaX:
+conv + BN projections, void-biased class logits, batch-normed mask logits) and "mask2former"
+(Tube-Link: LayerNorm, a linear clip weight and class head, an MLP mask head; no void bias,
+no mask norm), as the two official instantiations do.
 """
 
 from __future__ import annotations
@@ -20,6 +25,25 @@ from .kmax_decoder import MaskNorm, void_prior_bias
 from .layers.common import ConvNorm, trunc_normal_
 from .layers.space_time import MultiHeadAttention
 from .layers.trajectory import TrajectoryAttention
+from .mask2former.blocks import mask_mlp
+
+# Each head's modules and the clip-segmenter modules they correspond to: stage-2 training
+# starts the cross-clip heads from these (the official stage 2 does), and the Tube-Link
+# checkpoints store one copy shared by both.
+SEGMENTER_HEADS: dict[str, dict[str, str]] = {
+    "kmax": {
+        "class_proj": "decoder.class_proj",
+        "mask_proj": "decoder.mask_proj",
+        "mask_head": "decoder.predictor.mask_head",
+        "class_head": "decoder.predictor.class_head",
+        "mask_norm": "decoder.predictor.mask_norm",
+    },
+    "mask2former": {
+        "post_norm": "decoder.post_norm",
+        "class_head": "decoder.class_head",
+        "mask_head": "decoder.mask_head",
+    },
+}
 
 
 class TemporalASPP(nn.Module):
@@ -97,7 +121,8 @@ class RefineOutput:
 
 class CrossClipTracking(nn.Module):
     """Args: dim (query channels), heads, num_layers (N_c), attention, aspp, atrous_rates,
-    kernel_size, dropout, mask_dim (E), num_classes (without void)."""
+    kernel_size, dropout, mask_dim (E), num_classes (without void), head ("kmax" or
+    "mask2former", see the module docstring)."""
 
     def __init__(
         self,
@@ -112,12 +137,23 @@ class CrossClipTracking(nn.Module):
         dropout: float,
         mask_dim: int,
         num_classes: int,
+        head: str = "kmax",
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
             CrossClipLayer(dim, heads, attention, aspp, atrous_rates, kernel_size, dropout)
             for _ in range(num_layers)
         )
+        self.head = head
+        if head == "mask2former":
+            self.post_norm = nn.LayerNorm(dim)
+            self.clip_weight_head = nn.Linear(dim, 1)
+            self.class_head = nn.Linear(dim, num_classes + 1)
+            self.mask_head = mask_mlp(dim, mask_dim)
+            self.mask_norm = None
+            return
+        if head != "kmax":
+            raise ValueError(f"unknown cross-clip head {head!r}; choose kmax or mask2former")
         self.class_proj = ConvNorm(dim, dim, act=True, dims=1)
         self.mask_proj = ConvNorm(dim, dim, act=True, dims=1)
         self.mask_head = ConvNorm(dim, mask_dim, dims=1)
@@ -131,6 +167,11 @@ class CrossClipTracking(nn.Module):
 
     def heads(self, queries: Tensor) -> tuple[Tensor, Tensor]:
         """queries (B, K, N, D) -> video class logits (B, N, C+1), kernels (B, K, N, E)."""
+        if self.head == "mask2former":
+            q = self.post_norm(queries)
+            clip_weights = self.clip_weight_head(q).softmax(dim=1)  # (B, K, N, 1)
+            logits = self.class_head((q * clip_weights).sum(dim=1))  # (B, N, C+1)
+            return logits, self.mask_head(q)  # (B, K, N, E)
         b, k, n, d = queries.shape
         q = queries.reshape(b * k, n, d).transpose(1, 2)  # (B K) D N
         class_emb = self.class_proj(q).view(b, k, d, n)
@@ -153,4 +194,5 @@ class CrossClipTracking(nn.Module):
 
     def decode_masks(self, kernels: Tensor, pixel_features: Tensor) -> Tensor:
         """kernels (B, N, E) of one clip, pixel_features (B, E, T, h, w) -> (B, N, T, h, w)."""
-        return self.mask_norm(torch.einsum("bethw,bne->bnthw", pixel_features, kernels))
+        masks = torch.einsum("bethw,bne->bnthw", pixel_features, kernels)
+        return masks if self.mask_norm is None else self.mask_norm(masks)

@@ -28,7 +28,7 @@ def preset_rows() -> list[dict[str, str]]:
             "preset": name,
             "network": cfg.backbone.name,
             "T": str(cfg.clip_length),
-            "queries": str(cfg.decoder.num_queries),
+            "queries": str(cfg.num_queries),
             "classes": str(cfg.num_classes),
             "N_w": str(cfg.within_clip.num_blocks if cfg.within_clip.enabled else 0),
             "N_c": str(cfg.cross_clip.num_layers if cfg.cross_clip.enabled else 0),

@@ -147,7 +147,31 @@ class MSDeformAttn(nn.Module):
         level_start_index: Tensor | None = None,
         input_padding_mask: Tensor | None = None,
     ) -> Tensor:
-        """Args:
+        """The attention, `output_proj(sample(...))`; arguments and shapes as for `sample`."""
+        return self.output_proj(
+            self.sample(
+                query,
+                reference_points,
+                input_flatten,
+                spatial_shapes,
+                level_start_index,
+                input_padding_mask,
+            )
+        )
+
+    def sample(
+        self,
+        query: Tensor,
+        reference_points: Tensor,
+        input_flatten: Tensor,
+        spatial_shapes: Tensor,
+        level_start_index: Tensor | None = None,
+        input_padding_mask: Tensor | None = None,
+    ) -> Tensor:
+        """The attention before its output projection (layers that insert a step there, such
+        as the Tube-Link variant's temporal layers, call this and `output_proj` themselves).
+
+        Args:
             query: (B, Lq, C), usually the features plus position embeddings.
             reference_points: (B, Lq, L, 2) normalised (x, y) in [0, 1]; a batch of 1
                 broadcasts over B.
@@ -180,8 +204,7 @@ class MSDeformAttn(nn.Module):
         normalizer = shapes.flip(-1)  # (L, 2) (W, H): offsets are in pixels of each level
         # (B, Lq, 1, L, 1, 2) + (B, Lq, M, L, P, 2) / (L, 1, 2)
         locations = reference_points[:, :, None, :, None, :] + offsets / normalizer[:, None, :]
-        out = ms_deform_attn_core(value, spatial_shapes, locations, weights)  # (B, Lq, C)
-        return self.output_proj(out)
+        return ms_deform_attn_core(value, spatial_shapes, locations, weights)  # (B, Lq, C)
 
     def extra_repr(self) -> str:
         return (
