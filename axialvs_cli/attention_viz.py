@@ -24,8 +24,16 @@ RED = (255, 0, 0)
 
 # Anchor colours of a perceptually ordered dark-to-bright map (black-purple-red-yellow-white).
 _ANCHORS = np.array(
-    [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21],
-     [250, 193, 39], [252, 255, 164]],
+    [
+        [0, 0, 4],
+        [40, 11, 84],
+        [101, 21, 110],
+        [159, 42, 99],
+        [212, 72, 66],
+        [245, 125, 21],
+        [250, 193, 39],
+        [252, 255, 164],
+    ],
     dtype=np.float64,
 )
 
@@ -67,7 +75,7 @@ def trajectory_map(
 class GridMapping:
     """How original frame pixels map onto the model input and a feature grid."""
 
-    scale: float  # original -> model input
+    scale: float | tuple[float, float]  # original -> model input, one or (y, x)
     stride: int  # model input -> feature grid
     grid: tuple[int, int]  # (rows, columns) of the feature grid
     frame_size: tuple[int, int]  # original (height, width)
@@ -82,15 +90,20 @@ class GridMapping:
                 f"reference point ({x:g}, {y:g}) is outside the {w}x{h} frame; "
                 f"use 0 <= X < {w} and 0 <= Y < {h}"
             )
-        row = min(int(y * self.scale) // self.stride, self.grid[0] - 1)
-        col = min(int(x * self.scale) // self.stride, self.grid[1] - 1)
+        sy, sx = self._scales()
+        row = min(int(y * sy) // self.stride, self.grid[0] - 1)
+        col = min(int(x * sx) // self.stride, self.grid[1] - 1)
         return row, col
+
+    def _scales(self) -> tuple[float, float]:
+        return self.scale if isinstance(self.scale, tuple) else (self.scale, self.scale)
 
     def to_frame(self, grid_map: np.ndarray) -> np.ndarray:
         """(rows, cols) map -> (H, W) map over the original frame (nearest, padding cropped)."""
         h, w = self.frame_size
-        ys = np.minimum((np.arange(h) * self.scale).astype(int) // self.stride, self.grid[0] - 1)
-        xs = np.minimum((np.arange(w) * self.scale).astype(int) // self.stride, self.grid[1] - 1)
+        sy, sx = self._scales()
+        ys = np.minimum((np.arange(h) * sy).astype(int) // self.stride, self.grid[0] - 1)
+        xs = np.minimum((np.arange(w) * sx).astype(int) // self.stride, self.grid[1] - 1)
         return grid_map[ys[:, None], xs[None, :]]
 
 
@@ -111,8 +124,11 @@ def mark(image: np.ndarray, points: list[tuple[float, float]], radius: int = 5) 
 
 
 def figure(
-    frames: list[np.ndarray], heats: list[np.ndarray], points: list[tuple[float, float]],
-    ref_index: int, gap: int = 4,
+    frames: list[np.ndarray],
+    heats: list[np.ndarray],
+    points: list[tuple[float, float]],
+    ref_index: int,
+    gap: int = 4,
 ) -> np.ndarray:
     """Rows: input frames, then for each reference point its attention maps and overlays; one
     column per frame of the clip.
@@ -139,8 +155,11 @@ def figure(
 
 
 def animation_frames(
-    frames: list[np.ndarray], heats: list[np.ndarray], points: list[tuple[float, float]],
-    ref_index: int, gap: int = 4,
+    frames: list[np.ndarray],
+    heats: list[np.ndarray],
+    points: list[tuple[float, float]],
+    ref_index: int,
+    gap: int = 4,
 ) -> list[np.ndarray]:
     """One image per clip frame: the input and one overlay per reference point, side by side."""
     out = []

@@ -21,6 +21,10 @@ check_models_package()
 from .commands import convert as _convert  # noqa: E402
 from .commands import evaluate as _evaluate  # noqa: E402
 from .commands import info as _info  # noqa: E402  (after the guard on purpose)
+from .commands import segment as _segment  # noqa: E402
+from .commands import synth as _synth  # noqa: E402
+from .commands import train as _train  # noqa: E402
+from .commands import visualize as _visualize  # noqa: E402
 
 
 def _debug() -> bool:
@@ -68,9 +72,14 @@ def _root(
     """Video panoptic / instance segmentation with Axial-VS."""
 
 
-app.command("info")(_info.info)
+app.command("segment")(_segment.segment)
+app.command("refine")(_segment.refine)
+app.command("visualize-attention")(_visualize.visualize_attention_command)
 app.command("evaluate")(_evaluate.evaluate)
+app.command("train")(_train.train)
+app.command("synth")(_synth.synth)
 app.command("convert")(_convert.convert)
+app.command("info")(_info.info)
 
 
 def main() -> None:

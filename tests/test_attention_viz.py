@@ -43,7 +43,9 @@ def test_product_of_axis_maps_and_head_choice() -> None:
     want = want / want.reshape(t, -1).max(1)[:, None, None]
     np.testing.assert_allclose(got, want, rtol=1e-6)
     mean = trajectory_map(maps, 1, (y0, x0))
-    per_head = np.einsum("mth,mtw->mthw", height[0, x0, :, 1, y0].numpy(), width[0, y0, :, 1, x0].numpy())
+    per_head = np.einsum(
+        "mth,mtw->mthw", height[0, x0, :, 1, y0].numpy(), width[0, y0, :, 1, x0].numpy()
+    )
     want = per_head.mean(0)
     np.testing.assert_allclose(mean, want / want.reshape(t, -1).max(1)[:, None, None], rtol=1e-6)
 

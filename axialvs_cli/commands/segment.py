@@ -1,0 +1,220 @@
+"""`axialvs segment` (near-online, or offline with --offline) and `axialvs refine` (offline)."""
+
+from __future__ import annotations
+
+import contextlib
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import av.logging
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from ..segment_api import ProgressUpdate, SegmentOptions, SegmentResult, segment_videos
+
+
+class TaskChoice(str, Enum):
+    panoptic = "panoptic"
+    instance = "instance"
+    both = "both"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+Inputs = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Video files, folders of JPEG/PNG frames (sorted by name), or folders of videos."
+    ),
+]
+OutputOpt = Annotated[
+    Path, typer.Option("--output", "-o", help="Output folder (written atomically).")
+]
+CheckpointOpt = Annotated[
+    Path | None,
+    typer.Option(help="axialvs checkpoint (.pt). Default: the installed default model."),
+]
+TaskOpt = Annotated[
+    TaskChoice,
+    typer.Option(
+        help="panoptic: VIPSeg pred.json + pan_pred/; instance: YouTube-VIS results.json; both."
+    ),
+]
+DeviceOpt = Annotated[
+    DeviceChoice, typer.Option(help="auto: CUDA if PyTorch sees a GPU, else CPU.")
+]
+ClipLengthOpt = Annotated[
+    int | None, typer.Option(min=1, help="Frames per clip (default: the model's).")
+]
+MaxFramesOpt = Annotated[int | None, typer.Option(min=1, help="Segment at most this many frames.")]
+StartOpt = Annotated[float | None, typer.Option(min=0.0, help="Start time in seconds.")]
+EndOpt = Annotated[float | None, typer.Option(help="End time in seconds (exclusive).")]
+ThreadsOpt = Annotated[int, typer.Option(min=0, help="PyTorch and decoder threads (0: automatic).")]
+FpsOpt = Annotated[float | None, typer.Option(help="Frame rate of frame folders (default 30).")]
+ThingOpt = Annotated[
+    float | None, typer.Option(help="Class score a thing needs (default: model's, 0.2).")
+]
+StuffOpt = Annotated[
+    float | None,
+    typer.Option(help="Class score stuff needs (default: 0.3 near-online, 0.45 offline)."),
+]
+PixelOpt = Annotated[
+    float | None,
+    typer.Option(help="Mask probability of a mask pixel (default: 0.3 near-online, 0.2 offline)."),
+]
+OverlapOpt = Annotated[
+    float | None,
+    typer.Option(help="Fraction of a mask that must be unpainted to keep it (default 0.8)."),
+]
+TopKOpt = Annotated[int, typer.Option(min=1, help="Instance tracks kept per video.")]
+WindowOpt = Annotated[
+    int,
+    typer.Option(min=2, help="Offline: clips refined together (longer videos use windows)."),
+]
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output folder.")]
+
+
+EXAMPLES = """Examples:
+
+  axialvs {name} video.mp4 --output out/ --checkpoint model.axialvs.pt
+
+  axialvs {name} frames_dir/ clip2.mov --output out/ --task instance --top-k 20
+
+  axialvs {name} long.mp4 --output out/ --start 10 --end 40 --device cuda
+"""
+
+
+class FramesPerSecond(ProgressColumn):
+    """Frames per second of the current pass."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:.1f} frames/s", style="cyan")
+
+
+def _progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), FramesPerSecond(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+    )  # fmt: skip
+
+
+def _run(
+    inputs: list[Path], output: Path, checkpoint: Path | None, options: SegmentOptions
+) -> None:
+    console = Console(stderr=True, highlight=False)
+    with contextlib.suppress(AttributeError):
+        av.logging.set_libav_level(av.logging.PANIC)  # FFmpeg's own log lines
+    tasks: dict[tuple[int, str], int] = {}
+    with _progress_bar(console) as bar:
+
+        def update(event: ProgressUpdate) -> None:
+            key = (event.index, event.stage)
+            if key not in tasks:
+                where = f"[{event.index + 1}/{event.count}] " if event.count > 1 else ""
+                label = f"{where}{event.video} ({event.stage})"
+                tasks[key] = bar.add_task(label, total=event.total)
+            bar.update(tasks[key], completed=event.done)
+
+        result = segment_videos(inputs, output, checkpoint, options, progress=update)
+    _print(console, result)
+    result.raise_for_errors()
+
+
+def _print(console: Console, result: SegmentResult) -> None:
+    for video in result.videos:
+        fps = video["timing"]["frames_per_s"]
+        tracks = video["panoptic_thing_tracks"]
+        console.print(
+            f"{video['video']}: {video['frames']} frames, {video['clips']} clips"
+            + (f", {tracks} thing tracks" if tracks is not None else "")
+            + (
+                f", {video['instance_tracks']} instance tracks"
+                if video["instance_tracks"] is not None
+                else ""
+            )
+            + (f", {fps} frames/s" if fps else "")
+        )
+    console.print(f"wrote {result.output}")
+
+
+def segment(
+    inputs: Inputs,
+    output: OutputOpt,
+    checkpoint: CheckpointOpt = None,
+    offline: Annotated[
+        bool, typer.Option(help="Refine with the cross-clip module (same as `axialvs refine`).")
+    ] = False,
+    task: TaskOpt = TaskChoice.both,
+    device: DeviceOpt = DeviceChoice.auto,
+    clip_length: ClipLengthOpt = None,
+    max_frames: MaxFramesOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    threads: ThreadsOpt = 0,
+    folder_fps: FpsOpt = None,
+    thing_threshold: ThingOpt = None,
+    stuff_threshold: StuffOpt = None,
+    pixel_threshold: PixelOpt = None,
+    overlap_threshold: OverlapOpt = None,
+    top_k: TopKOpt = 10,
+    refine_window: WindowOpt = 24,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Segment videos near-online: clip by clip, queries linked by Hungarian matching."""
+    options = SegmentOptions(
+        offline=offline, task=task.value, device=device.value, clip_length=clip_length,
+        start=start, end=end, max_frames=max_frames, threads=threads, folder_fps=folder_fps,
+        thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
+        pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
+        refine_window=refine_window, overwrite=overwrite,
+    )  # fmt: skip
+    _run(inputs, output, checkpoint, options)
+
+
+def refine(
+    inputs: Inputs,
+    output: OutputOpt,
+    checkpoint: CheckpointOpt = None,
+    task: TaskOpt = TaskChoice.both,
+    device: DeviceOpt = DeviceChoice.auto,
+    clip_length: ClipLengthOpt = None,
+    max_frames: MaxFramesOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    threads: ThreadsOpt = 0,
+    folder_fps: FpsOpt = None,
+    thing_threshold: ThingOpt = None,
+    stuff_threshold: StuffOpt = None,
+    pixel_threshold: PixelOpt = None,
+    overlap_threshold: OverlapOpt = None,
+    top_k: TopKOpt = 10,
+    refine_window: WindowOpt = 24,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Segment videos offline: two passes, all clip queries refined by the cross-clip module."""
+    segment(
+        inputs, output, checkpoint, True, task, device, clip_length, max_frames, start, end,
+        threads, folder_fps, thing_threshold, stuff_threshold, pixel_threshold,
+        overlap_threshold, top_k, refine_window, overwrite,
+    )  # fmt: skip
+
+
+segment.__doc__ = f"{segment.__doc__}\n\n{EXAMPLES.format(name='segment')}"
+refine.__doc__ = f"{refine.__doc__}\n\n{EXAMPLES.format(name='refine')}"

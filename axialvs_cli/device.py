@@ -1,0 +1,116 @@
+"""Choosing the compute device and CPU threads, and loading a checkpoint onto the device."""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.config import InferenceConfig
+from models.weights import load_checkpoint
+
+from .errors import CheckpointError, InputError
+from .segment_outputs import ClassTable, classes_from_meta
+
+__all__ = [
+    "DEFAULT_CHECKPOINT",
+    "DEVICES",
+    "LoadedModel",
+    "default_checkpoint",
+    "load_model",
+    "resolve_device",
+    "set_threads",
+]
+
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_CHECKPOINT = ("assets", "default.axialvs.pt")  # package data of axialvs_cli
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` (CUDA when PyTorch sees a GPU, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
+    name = name.strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise InputError(
+                "--device cuda: PyTorch sees no CUDA GPU here (CPU-only build or no driver); "
+                "use --device cpu or --device auto"
+            )
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(
+                f"--device {name}: only {torch.cuda.device_count()} GPU(s) are visible; "
+                "pick cuda:0 .. cuda:N-1"
+            )
+        return device
+    raise InputError(f"--device {name!r} is not known; use one of auto, cpu, cuda, cuda:N")
+
+
+def set_threads(threads: int) -> None:
+    """Use `threads` CPU threads for PyTorch (0 keeps PyTorch's default)."""
+    if threads < 0:
+        raise InputError(f"--threads must be >= 0 (0 = automatic), got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
+@dataclass
+class LoadedModel:
+    """A network ready for inference with what the runners need to know about it.
+
+    Attributes:
+        model: an `AxialVS` in eval mode (or any module with `forward_clip`, `refine`,
+            `decode_masks` and the same shapes).
+        clip_length: frames per clip T the model was trained with.
+        inference: thresholds and the resize limits (`short_side`, `long_side`).
+        pixel_mean: (3,) RGB 0..255 value the padding gets (0 after normalisation).
+        classes: the class table of ``meta["classes"]``.
+        source: where the weights came from (for summaries).
+        device: where the model runs.
+        segmenter: "kmax" (Video-kMaX: inputs padded to 32k + 1, masks softmax-normalised
+            over queries) or "mask2former" (Tube-Link: padded to 32k, sigmoid masks).
+    """
+
+    model: nn.Module
+    clip_length: int
+    inference: InferenceConfig
+    pixel_mean: tuple[float, ...]
+    classes: ClassTable
+    source: str
+    device: torch.device
+    segmenter: str = "kmax"
+
+
+def default_checkpoint() -> Path | None:
+    """The shipped default model (package data ``assets/default.axialvs.pt``), if installed."""
+    resource = importlib.resources.files("axialvs_cli").joinpath(*DEFAULT_CHECKPOINT)
+    path = Path(str(resource))
+    return path if isinstance(resource, Path) and path.is_file() else None
+
+
+def load_model(
+    checkpoint: str | Path | None, device: str = "auto", threads: int = 0
+) -> LoadedModel:
+    """Load `checkpoint` (default: the shipped default model) on `device`."""
+    set_threads(threads)
+    target = resolve_device(device)
+    if checkpoint is None:
+        checkpoint = default_checkpoint()
+        if checkpoint is None:
+            raise CheckpointError(
+                "no --checkpoint given and no default model is installed; train one with "
+                "`axialvs train ...` or convert official weights with `axialvs convert ...`, "
+                "then pass --checkpoint PATH"
+            )
+    model, cfg, meta = load_checkpoint(checkpoint, target)
+    classes = classes_from_meta(meta, cfg.num_classes, str(checkpoint))
+    return LoadedModel(
+        model, cfg.clip_length, cfg.inference, tuple(cfg.pixel_mean), classes, str(checkpoint),
+        target, getattr(cfg, "segmenter", "kmax"),
+    )  # fmt: skip

@@ -1,0 +1,327 @@
+"""`segment_videos`: near-online or offline segmentation of video files and frame folders.
+
+Output folder (written under a temporary name beside it and renamed at the end, so it never
+holds a partial result; an existing non-empty folder is replaced only with ``overwrite``)::
+
+    pred.json                  VIPSeg submission JSON: one entry per video, one per frame
+    pan_pred/<video>/<frame>.png   RGB segment ids (id = R + 256 G + 256^2 B, 0 = void);
+                               the same id in two frames is the same tube
+    results.json               YouTube-VIS results: top-k tracks per video, COCO RLE per frame
+    summary.json               per video: frames, clips, tracks, classes, timing, error
+
+``<frame>`` is ``00000000``, ``00000001``... for video files and the image stem for frame
+folders. ``video_id`` in results.json is the input's position (1, 2, ...), listed in summary.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .device import LoadedModel, load_model
+from .errors import InputError, VideoError
+from .formats._io import atomic_write_json
+from .formats.vipseg import PanopticWriter
+from .formats.ytvis import write_results
+from .postprocess import Thresholds
+from .preprocess import plan_geometry, stream_clips
+from .segment_outputs import VideoOutputs, check_output_folder, commit_folder, unique_names
+from .tracking import NearOnlineRunner, OfflineRunner
+from .video import VideoSource, expand_inputs, open_video
+
+__all__ = ["ProgressUpdate", "SegmentOptions", "SegmentResult", "segment_videos"]
+
+TASKS = ("panoptic", "instance", "both")
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """Options of `segment_videos` (None: the checkpoint's value)."""
+
+    offline: bool = False  # two-pass cross-clip refinement (`axialvs refine`)
+    task: str = "both"  # panoptic | instance | both
+    device: str = "auto"
+    clip_length: int | None = None
+    start: float | None = None  # seconds
+    end: float | None = None
+    max_frames: int | None = None
+    threads: int = 0  # torch and decoder threads (0: automatic)
+    folder_fps: float | None = None
+    thing_threshold: float | None = None
+    stuff_threshold: float | None = None
+    pixel_threshold: float | None = None
+    overlap_threshold: float | None = None
+    top_k: int = 10  # instance tracks per video
+    refine_window: int = 24  # clips per cross-clip refinement window
+    overwrite: bool = False
+
+    def check(self) -> None:
+        if self.task not in TASKS:
+            raise InputError(f"--task {self.task!r} is not known; use one of {', '.join(TASKS)}")
+        if self.clip_length is not None and self.clip_length < 1:
+            raise InputError(f"--clip-length must be >= 1, got {self.clip_length}")
+        if self.top_k < 1:
+            raise InputError(f"--top-k must be >= 1, got {self.top_k}")
+        if self.refine_window < 2:
+            raise InputError(f"--refine-window must be >= 2 clips, got {self.refine_window}")
+        for name in ("thing", "stuff", "pixel", "overlap"):
+            value = getattr(self, f"{name}_threshold")
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise InputError(f"--{name}-threshold must lie in [0, 1], got {value}")
+
+    def thresholds(self, loaded: LoadedModel) -> Thresholds:
+        inf = loaded.inference
+        return Thresholds(
+            thing=_pick(self.thing_threshold, inf.thing_threshold),
+            stuff=_pick(
+                self.stuff_threshold,
+                inf.stuff_threshold_offline if self.offline else inf.stuff_threshold,
+            ),
+            pixel=_pick(self.pixel_threshold, _pixel_default(loaded, self.offline)),
+            overlap=_pick(self.overlap_threshold, inf.overlap_threshold),
+        )
+
+
+def _pick(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _pixel_default(loaded: LoadedModel, offline: bool) -> float:
+    """The checkpoint's pixel threshold; 0.5 (mask logit > 0, as Mask2Former) for the sigmoid
+    masks of Tube-Link models, whose config carries the Video-kMaX values."""
+    if loaded.segmenter == "mask2former":
+        return 0.5
+    inf = loaded.inference
+    return inf.pixel_threshold_offline if offline else inf.pixel_threshold
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Reported after every clip: `done` of about `total` frames of video `index` (0-based)."""
+
+    video: str
+    index: int
+    count: int
+    stage: str  # "segmenting", "pass 1/2", "pass 2/2"
+    done: int
+    total: int | None
+
+
+@dataclass
+class SegmentResult:
+    """What `segment_videos` wrote; `errors` lists videos whose decoding stopped early."""
+
+    output: Path
+    videos: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def raise_for_errors(self) -> None:
+        """Raise `VideoError` (one line) if a video could not be decoded to its end."""
+        if self.errors:
+            raise VideoError("; ".join(self.errors))
+
+
+def segment_videos(
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    checkpoint: str | Path | None = None,
+    options: SegmentOptions | None = None,
+    *,
+    model: LoadedModel | None = None,
+    progress: Callable[[ProgressUpdate], None] | None = None,
+) -> SegmentResult:
+    """Segment every input (video file or frame folder) and write the outputs to `output`.
+
+    Args:
+        inputs: video files, frame folders, or folders of videos (see `expand_inputs`).
+        output: the output folder.
+        checkpoint: an axialvs checkpoint (default: the installed default model).
+        options: see `SegmentOptions`.
+        model: an already loaded model (then `checkpoint` and `options.device` are unused).
+        progress: called after every clip.
+
+    Returns:
+        A `SegmentResult`; a stream that breaks part-way is recorded in `errors` (the frames
+        decoded before are segmented and written).
+    """
+    options = options or SegmentOptions()
+    options.check()
+    paths = expand_inputs(inputs)
+    output = Path(output)
+    check_output_folder(output, options.overwrite)
+    loaded = model or load_model(checkpoint, options.device, options.threads)
+    for path in paths:  # fail before any work on an input that cannot be opened
+        with _open(path, options):
+            pass
+    tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        result = _run(paths, tmp, loaded, options, progress)
+        commit_folder(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result.output = output
+    return result
+
+
+def _open(path: Path, options: SegmentOptions) -> VideoSource:
+    return open_video(
+        path,
+        start=options.start,
+        end=options.end,
+        max_frames=options.max_frames,
+        threads=options.threads,
+        folder_fps=options.folder_fps,
+    )
+
+
+def _run(
+    paths: list[Path],
+    root: Path,
+    loaded: LoadedModel,
+    options: SegmentOptions,
+    progress: Callable[[ProgressUpdate], None] | None,
+) -> SegmentResult:
+    thresholds = options.thresholds(loaded)
+    panoptic = PanopticWriter(root) if options.task in ("panoptic", "both") else None
+    instances = options.task in ("instance", "both")
+    result = SegmentResult(root)
+    entries: list[dict[str, Any]] = []
+    names = unique_names([p.name if p.is_dir() else p.stem for p in paths])
+    for index, (path, name) in enumerate(zip(paths, names, strict=True)):
+        spill = root / f".instances-{index}.jsonl" if instances else None
+        with _open(path, options) as source:
+            summary, tracks = _segment_one(
+                source, name, index, len(paths), loaded, options, thresholds, panoptic,
+                spill, progress,
+            )  # fmt: skip
+        if spill is not None:
+            spill.unlink(missing_ok=True)
+        entries.extend(tracks)
+        result.videos.append(summary)
+        if summary["error"]:
+            result.errors.append(summary["error"])
+    if panoptic is not None:
+        panoptic.close()
+    if instances:
+        write_results(root / "results.json", entries)
+    atomic_write_json(
+        root / "summary.json",
+        {
+            "checkpoint": loaded.source,
+            "mode": "offline" if options.offline else "near-online",
+            "task": options.task,
+            "device": str(loaded.device),
+            "clip_length": options.clip_length or loaded.clip_length,
+            "thresholds": asdict(thresholds),
+            "top_k": options.top_k if instances else None,
+            "refine_window": options.refine_window if options.offline else None,
+            "videos": result.videos,
+        },
+    )
+    return result
+
+
+def _segment_one(
+    source: VideoSource,
+    name: str,
+    index: int,
+    count: int,
+    loaded: LoadedModel,
+    options: SegmentOptions,
+    thresholds: Thresholds,
+    panoptic: PanopticWriter | None,
+    spill: Path | None,
+    progress: Callable[[ProgressUpdate], None] | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    started = time.perf_counter()
+    inf = loaded.inference
+    kmax = loaded.segmenter == "kmax"
+    geometry = plan_geometry(source.height, source.width, inf.short_side, inf.long_side, kmax)
+    length = options.clip_length or loaded.clip_length
+    total = source.estimated_frames
+    outputs = VideoOutputs(
+        name, index + 1, geometry, loaded.classes, thresholds, panoptic, spill, loaded.device,
+        "softmax" if kmax else "sigmoid",
+    )  # fmt: skip
+    timing = {"model_s": 0.0, "postprocess_s": 0.0}
+
+    def report(stage: str, done: int) -> None:
+        if progress is not None:
+            progress(ProgressUpdate(name, index, count, stage, done, total))
+
+    def timed(key: str, fn: Callable, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        value = fn(*args)
+        timing[key] += time.perf_counter() - t0
+        return value
+
+    clips = 0
+    try:
+        if options.offline:
+            runner = OfflineRunner(loaded.model, options.refine_window)
+            for clip, frames in stream_clips(source, geometry, length, loaded.pixel_mean):
+                timed("model_s", runner.collect, clip)
+                report("pass 1/2", frames[-1].index + 1)
+            error, read = source.error, source.frames_read
+            if read:
+                timed("model_s", runner.refine)
+                for clip, frames in stream_clips(source, geometry, length, loaded.pixel_mean, read):
+                    pred = timed("model_s", runner.decode, clips, clip, len(frames))
+                    timed("postprocess_s", outputs.add_clip, pred, frames)
+                    clips += 1
+                    report("pass 2/2", frames[-1].index + 1)
+                if outputs.frames != read:
+                    raise VideoError(
+                        f"{source.path}: the second pass decoded {outputs.frames} frames, the "
+                        f"first {read}; the decoder is not repeatable on this file: {FIX_HINT}"
+                    )
+            final_logits = runner.refined.class_logits if runner.refined is not None else None
+        else:
+            runner = NearOnlineRunner(loaded.model)
+            for clip, frames in stream_clips(source, geometry, length, loaded.pixel_mean):
+                pred = timed("model_s", runner.step, clip, len(frames))
+                timed("postprocess_s", outputs.add_clip, pred, frames)
+                clips += 1
+                report("segmenting", frames[-1].index + 1)
+            error = source.error
+            state = runner.state
+            final_logits = state.mean_logits if state.clips else None
+        tracks = timed("postprocess_s", outputs.finish, final_logits, options.top_k)
+    except BaseException:
+        outputs.abort()
+        raise
+    elapsed = time.perf_counter() - started
+    message = None
+    if error:
+        reason = error.split("frame(s): ", 1)[-1]
+        message = (
+            f"{source.path.name}: segmented {outputs.frames} frames of "
+            f"{total if total is not None else 'an unknown number'}; decoding stopped: {reason}"
+        )
+    summary = {
+        "video": name,
+        "input": str(source.path),
+        "frames_expected": total,
+        "clips": clips,
+        "padded_frames": clips * length - outputs.frames,
+        "fps": source.fps,
+        **outputs.describe(tracks),
+        "timing": {
+            **{k: round(v, 3) for k, v in timing.items()},
+            "total_s": round(elapsed, 3),
+            "frames_per_s": round(outputs.frames / elapsed, 2) if elapsed > 0 else None,
+        },
+        "error": message,
+    }
+    return summary, tracks
+
+
+FIX_HINT = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
