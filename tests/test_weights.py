@@ -86,6 +86,7 @@ def test_foreign_and_future_checkpoints(tmp_path) -> None:
         read_checkpoint(path)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_objects_are_refused(tmp_path) -> None:
     """weights_only loading: a file that would run code on unpickling is rejected."""
 
