@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import torch
 from torch import nn
 
 from models.config import AxialVSConfig
-from models.weights import save_checkpoint
+from models.weights import atomic_torch_save, save_checkpoint
 
 from ..errors import CheckpointError
 
@@ -36,18 +34,6 @@ class TrainState:
     step: int = 0
     epoch: int = 0
     elapsed_s: float = 0.0
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_run(
@@ -66,7 +52,7 @@ def save_run(
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    _atomic_torch_save(payload, out / "last_state.pt")
+    atomic_torch_save(payload, out / "last_state.pt")
     if snapshot:
         save_checkpoint(out / f"model_{state.step:07d}.pt", model, cfg, meta)
     return out / "last.pt"
