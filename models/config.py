@@ -277,6 +277,52 @@ class AxialVSConfig:
         return dataclasses.replace(self, **resolved)
 
 
+def _parse_value(text: str, current: Any, where: str) -> Any:
+    """Convert the text of `KEY=VALUE` to the type of the field's current value."""
+    if isinstance(current, bool):
+        low = text.strip().lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{where}={text!r}: expected true or false")
+    if isinstance(current, tuple):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        sample = current[0] if current else ""
+        return tuple(_parse_value(t, sample, where) for t in items)
+    try:
+        if isinstance(current, int):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{where}={text!r}: expected a {type(current).__name__}") from None
+    return text
+
+
+def apply_overrides(cfg: AxialVSConfig, assignments: list[str] | tuple[str, ...]) -> AxialVSConfig:
+    """Apply `SECTION.FIELD=VALUE` (or `FIELD=VALUE` for top-level fields) assignments, e.g.
+    `within_clip.temporal_attention=divided`, `within_clip.enabled=false`,
+    `cross_clip.atrous_rates=1,2,5`. Values take the type of the field; the result is
+    validated like any config."""
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"{item!r} is not KEY=VALUE (e.g. within_clip.num_blocks=1)")
+        section, dot, name = key.strip().rpartition(".")
+        target = getattr(cfg, section, None) if dot else cfg
+        fields = (
+            {f.name for f in dataclasses.fields(target)}
+            if dataclasses.is_dataclass(target)
+            else set()
+        )
+        if name not in fields or dataclasses.is_dataclass(getattr(target, name)):
+            raise ConfigError(f"unknown config field {key.strip()!r}")
+        value = _parse_value(text, getattr(target, name), key.strip())
+        cfg = cfg.replace(**({section: {name: value}} if dot else {name: value}))
+    return cfg
+
+
 # ---------------------------------------------------------------------------------------------
 # Serialisation: plain dicts / lists only, so checkpoints load with `weights_only=True`.
 

@@ -159,3 +159,22 @@ def test_stage1_init_from_another_label_set(data: Path, tmp_path: Path) -> None:
     assert not torch.equal(
         backbone, dict(result.model.named_parameters())["backbone.stem.0.weight"]
     )  # trained on
+
+
+def test_set_changes_the_preset_for_ablations(tmp_path) -> None:
+    """--set picks the paper's ablation variants from the command line; bad keys fail."""
+    from models.weights import load_checkpoint
+
+    data = tmp_path / "data"
+    generate(data, SynthConfig(videos=1, frames=4, size=(48, 64), seed=0))
+    runner = CliRunner()
+    args = ["train", "--data", str(data), "--steps", "1", "--batch-size", "1", "--crop", "33x33",
+            "--workers", "0", "--no-progress"]  # fmt: skip
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "run"),
+                              "--set", "within_clip.temporal_attention=divided",
+                              "--set", "cross_clip.num_layers=2"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    _, cfg, _ = load_checkpoint(tmp_path / "run" / "model_final.pt")
+    assert cfg.within_clip.temporal_attention == "divided" and cfg.cross_clip.num_layers == 2
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--set", "within_clip.oops=1"])
+    assert res.exit_code == 1 and "unknown config field 'within_clip.oops'" in res.stderr

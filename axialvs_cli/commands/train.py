@@ -204,6 +204,15 @@ def train(
     overwrite: Annotated[
         bool, typer.Option(help="Start afresh in an --out that holds a run.")
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Stage 1: change the preset, KEY=VALUE (repeatable), e.g. "
+            "within_clip.temporal_attention=divided, within_clip.enabled=false (the clip-level "
+            "baseline), cross_clip.num_layers=2. Keys are fields of models.config.",
+        ),
+    ] = None,
 ) -> None:
     overrides = dict(
         resume=resume, split=split, image_root=image_root, val=val, val_split=val_split,
@@ -216,6 +225,7 @@ def train(
         semantic_weight=semantic_weight, ckpt_every=ckpt_every, val_every=val_every,
         log_every=log_every, workers=workers, threads=threads, device=device, amp=amp, sync_bn=sync_bn,
         copy_heads=copy_heads, precise_bn=precise_bn, freeze_bn=freeze_bn, seed=seed, progress=progress, overwrite=overwrite,
+        model_overrides=set_ or None,
     )  # fmt: skip
     try:
         cfg = build_config(

@@ -98,6 +98,7 @@ class TrainConfig:
     precise_bn: int = 0  # batches to re-estimate BN statistics with before saving / validating
     freeze_bn: bool = True  # stage 2: cross-clip head batch norms keep their copied statistics
     overwrite: bool = False
+    model_overrides: tuple[str, ...] = ()  # stage 1: KEY=VALUE changes of the preset
 
 
 def loss_preset(name: str) -> LossConfig:
@@ -213,5 +214,6 @@ def build_config(
         augment=augment, batch_size=o.get("batch_size", r["batch_size"]), optim=optim, loss=loss,
         ckpt_every=o.get("ckpt_every", r["ckpt_every"]),
         precise_bn=o.get("precise_bn", r["precise_bn"]), val_every=o.get("val_every", r["val_every"]),
+        model_overrides=tuple(o.get("model_overrides", ())),
         **run,
     )  # fmt: skip

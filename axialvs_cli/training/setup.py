@@ -14,7 +14,7 @@ import torch
 
 from models.axialvs import AxialVS
 from models.build import build_axialvs
-from models.config import AxialVSConfig, get_preset
+from models.config import AxialVSConfig, apply_overrides, get_preset
 from models.weights import load_checkpoint
 
 from ..errors import InputError
@@ -39,6 +39,12 @@ def prepare_model(
         )
     if source is not None:
         model, model_cfg, init_meta = load_checkpoint(source)
+        if cfg.model_overrides and apply_overrides(model_cfg, cfg.model_overrides) != model_cfg:
+            raise InputError(
+                f"--set {' '.join(cfg.model_overrides)} changes the architecture of {source}; "
+                "--set applies to a fresh stage-1 model (without --init), and --resume needs "
+                "the options of the run"
+            )
         if model_cfg.num_classes != len(classes):
             if cfg.stage == 2 or cfg.resume:
                 raise InputError(
@@ -54,7 +60,7 @@ def prepare_model(
         if first_stage2 and cfg.copy_heads:
             copy_segmenter_heads(model)
     else:
-        preset = get_preset(cfg.preset)
+        preset = apply_overrides(get_preset(cfg.preset), cfg.model_overrides)
         model_cfg = preset.replace(num_classes=len(classes), clip_length=cfg.clip_length)
         model = build_axialvs(model_cfg)
     if cfg.clip_length != model_cfg.clip_length:
