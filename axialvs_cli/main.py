@@ -21,6 +21,7 @@ check_models_package()
 from .commands import convert as _convert  # noqa: E402
 from .commands import evaluate as _evaluate  # noqa: E402
 from .commands import info as _info  # noqa: E402  (after the guard on purpose)
+from .commands import render as _render  # noqa: E402
 from .commands import segment as _segment  # noqa: E402
 from .commands import synth as _synth  # noqa: E402
 from .commands import train as _train  # noqa: E402
@@ -74,6 +75,7 @@ def _root(
 
 app.command("segment")(_segment.segment)
 app.command("refine")(_segment.refine)
+app.command("render")(_render.render)
 app.command("visualize-attention")(_visualize.visualize_attention_command)
 app.command("evaluate")(_evaluate.evaluate)
 app.command("train")(_train.train)

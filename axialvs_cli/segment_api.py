@@ -8,6 +8,7 @@ holds a partial result; an existing non-empty folder is replaced only with ``ove
                                the same id in two frames is the same tube
     results.json               YouTube-VIS results: top-k tracks per video, COCO RLE per frame
     summary.json               per video: frames, clips, tracks, classes, timing, error
+    overlay/<video>.mp4        with ``render``: the panoptic segments drawn over the video
 
 ``<frame>`` is ``00000000``, ``00000001``... for video files and the image stem for frame
 folders. ``video_id`` in results.json is the input's position (1, 2, ...), listed in summary.json.
@@ -30,6 +31,7 @@ from .formats.vipseg import PanopticWriter
 from .formats.ytvis import write_results
 from .postprocess import Thresholds
 from .preprocess import plan_geometry, stream_clips
+from .render_api import SegmentOverlay, overlay_classes
 from .segment_outputs import VideoOutputs, check_output_folder, commit_folder, unique_names
 from .tracking import NearOnlineRunner, OfflineRunner
 from .video import VideoSource, expand_inputs, open_video
@@ -59,10 +61,13 @@ class SegmentOptions:
     top_k: int = 10  # instance tracks per video
     refine_window: int = 24  # clips per cross-clip refinement window
     overwrite: bool = False
+    render: bool = False  # also draw the panoptic result over each video (overlay/<video>.mp4)
 
     def check(self) -> None:
         if self.task not in TASKS:
             raise InputError(f"--task {self.task!r} is not known; use one of {', '.join(TASKS)}")
+        if self.render and self.task == "instance":
+            raise InputError("--render draws the panoptic result; use --task panoptic or both")
         if self.clip_length is not None and self.clip_length < 1:
             raise InputError(f"--clip-length must be >= 1, got {self.clip_length}")
         if self.top_k < 1:
@@ -247,9 +252,11 @@ def _segment_one(
     geometry = plan_geometry(source.height, source.width, inf.short_side, inf.long_side, kmax)
     length = options.clip_length or loaded.clip_length
     total = source.estimated_frames
+    overlay = _overlay(options, panoptic, name, source, loaded)
+    frames_in = overlay.tap(source) if overlay is not None else source  # keeps frames to draw
     outputs = VideoOutputs(
         name, index + 1, geometry, loaded.classes, thresholds, panoptic, spill, loaded.device,
-        "softmax" if kmax else "sigmoid",
+        "softmax" if kmax else "sigmoid", overlay.add if overlay is not None else None,
     )  # fmt: skip
     timing = {"model_s": 0.0, "postprocess_s": 0.0}
 
@@ -273,7 +280,9 @@ def _segment_one(
             error, read = source.error, source.frames_read
             if read:
                 timed("model_s", runner.refine)
-                for clip, frames in stream_clips(source, geometry, length, loaded.pixel_mean, read):
+                for clip, frames in stream_clips(
+                    frames_in, geometry, length, loaded.pixel_mean, read
+                ):
                     pred = timed("model_s", runner.decode, clips, clip, len(frames))
                     timed("postprocess_s", outputs.add_clip, pred, frames)
                     clips += 1
@@ -286,7 +295,7 @@ def _segment_one(
             final_logits = runner.refined.class_logits if runner.refined is not None else None
         else:
             runner = NearOnlineRunner(loaded.model)
-            for clip, frames in stream_clips(source, geometry, length, loaded.pixel_mean):
+            for clip, frames in stream_clips(frames_in, geometry, length, loaded.pixel_mean):
                 pred = timed("model_s", runner.step, clip, len(frames))
                 timed("postprocess_s", outputs.add_clip, pred, frames)
                 clips += 1
@@ -295,8 +304,12 @@ def _segment_one(
             state = runner.state
             final_logits = state.mean_logits if state.clips else None
         tracks = timed("postprocess_s", outputs.finish, final_logits, options.top_k)
+        if overlay is not None:
+            overlay.close()
     except BaseException:
         outputs.abort()
+        if overlay is not None:
+            overlay.abort()
         raise
     elapsed = time.perf_counter() - started
     message = None
@@ -322,6 +335,21 @@ def _segment_one(
         "error": message,
     }
     return summary, tracks
+
+
+def _overlay(
+    options: SegmentOptions,
+    panoptic: PanopticWriter | None,
+    name: str,
+    source: VideoSource,
+    loaded: LoadedModel,
+) -> SegmentOverlay | None:
+    """With ``render``: the overlay of this video, ``overlay/<name>.mp4`` in the output."""
+    if not options.render or panoptic is None:
+        return None
+    path = panoptic.root / "overlay" / f"{name}.mp4"
+    classes = overlay_classes(loaded.classes)
+    return SegmentOverlay(path, source.fps, classes, shift=options.start is not None)
 
 
 FIX_HINT = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"

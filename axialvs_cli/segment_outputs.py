@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -106,6 +108,8 @@ class VideoOutputs:
         spill: temporary file for instance masks, or None (no instance output).
         device: where post-processing runs.
         normalise: "softmax" over queries (Video-kMaX) or "sigmoid" per query (Tube-Link).
+        on_frame: called with every written panoptic frame: (frame, (H, W) ids, id ->
+            category id); `segment --render` draws it.
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class VideoOutputs:
         spill: Path | None,
         device: torch.device,
         normalise: str = "softmax",
+        on_frame: Callable[[FrameInfo, np.ndarray, Mapping[int, int]], None] | None = None,
     ) -> None:
         self.video_name = video_name
         self.video_id = video_id
@@ -130,6 +135,7 @@ class VideoOutputs:
         self.is_thing = torch.tensor(classes.is_thing, dtype=torch.bool, device=device)
         self.device = device
         self.normalise = normalise
+        self.on_frame = on_frame
         self.frames = 0
         self.present: set[int] = set()  # class indices painted somewhere
         self._spill_path = spill
@@ -166,6 +172,8 @@ class VideoOutputs:
         id_maps = lut[(owner + 1).cpu()].numpy()  # (T', H, W)
         for t, info in enumerate(frames):
             self.panoptic.add_frame(self.video_name, f"{info.name}.png", id_maps[t], categories)
+            if self.on_frame is not None:
+                self.on_frame(info, id_maps[t], categories)
 
     def _accumulate(self, masks: ClipMasks) -> None:
         prob_sum, area = masks.prob_sum.double().cpu(), masks.area.cpu()

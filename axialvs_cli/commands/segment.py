@@ -88,6 +88,13 @@ WindowOpt = Annotated[
     typer.Option(min=2, help="Offline: clips refined together (longer videos use windows)."),
 ]
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output folder.")]
+RenderOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Also draw the panoptic result over each video in the same pass: "
+        "OUTPUT/overlay/<video>.mp4 (as `axialvs render`)."
+    ),
+]
 
 
 EXAMPLES = """Examples:
@@ -176,6 +183,7 @@ def segment(
     top_k: TopKOpt = 10,
     refine_window: WindowOpt = 24,
     overwrite: OverwriteOpt = False,
+    render: RenderOpt = False,
 ) -> None:
     """Segment videos near-online: clip by clip, queries linked by Hungarian matching."""
     options = SegmentOptions(
@@ -183,7 +191,7 @@ def segment(
         start=start, end=end, max_frames=max_frames, threads=threads, folder_fps=folder_fps,
         thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
         pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
-        refine_window=refine_window, overwrite=overwrite,
+        refine_window=refine_window, overwrite=overwrite, render=render,
     )  # fmt: skip
     _run(inputs, output, checkpoint, options)
 
@@ -207,12 +215,13 @@ def refine(
     top_k: TopKOpt = 10,
     refine_window: WindowOpt = 24,
     overwrite: OverwriteOpt = False,
+    render: RenderOpt = False,
 ) -> None:
     """Segment videos offline: two passes, all clip queries refined by the cross-clip module."""
     segment(
         inputs, output, checkpoint, True, task, device, clip_length, max_frames, start, end,
         threads, folder_fps, thing_threshold, stuff_threshold, pixel_threshold,
-        overlap_threshold, top_k, refine_window, overwrite,
+        overlap_threshold, top_k, refine_window, overwrite, render,
     )  # fmt: skip
 
 
