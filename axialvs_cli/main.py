@@ -6,6 +6,7 @@ Every `AxialVSError` raised below a command becomes one line on stderr and exit 
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 
@@ -73,15 +74,31 @@ def _root(
     """Video panoptic / instance segmentation with Axial-VS."""
 
 
-app.command("segment")(_segment.segment)
-app.command("refine")(_segment.refine)
-app.command("render")(_render.render)
-app.command("visualize-attention")(_visualize.visualize_attention_command)
-app.command("evaluate")(_evaluate.evaluate)
-app.command("train")(_train.train)
-app.command("synth")(_synth.synth)
-app.command("convert")(_convert.convert)
-app.command("info")(_info.info)
+def reflow_help(doc: str | None) -> str:
+    """A docstring as `--help` text that wraps to any terminal width: the lines of a prose
+    paragraph are joined into one; indented lines (examples) and list items keep their breaks."""
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    out = []
+    for para in paragraphs:
+        lines = para.splitlines()
+        keep = any(line[:1].isspace() or line.lstrip().startswith(("- ", "* ")) for line in lines)
+        out.append(para if keep else " ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
+COMMANDS = {
+    "segment": _segment.segment,
+    "refine": _segment.refine,
+    "render": _render.render,
+    "visualize-attention": _visualize.visualize_attention_command,
+    "evaluate": _evaluate.evaluate,
+    "train": _train.train,
+    "synth": _synth.synth,
+    "convert": _convert.convert,
+    "info": _info.info,
+}
+for _name, _func in COMMANDS.items():
+    app.command(_name, help=reflow_help(_func.__doc__))(_func)
 
 
 def main() -> None:

@@ -46,3 +46,35 @@ def test_library_errors_become_one_line_and_exit_1(monkeypatch) -> None:
     monkeypatch.setenv("AXIALVS_DEBUG", "1")
     result = runner.invoke(demo, ["fail"])
     assert isinstance(result.exception, InputError)  # traceback kept for debugging
+
+
+def test_help_text_reflows_prose_and_keeps_examples() -> None:
+    from axialvs_cli.main import reflow_help
+
+    doc = """Do a thing.
+
+    First line of a paragraph
+    that goes on here.
+
+    - item one
+    - item two
+
+    Examples:
+
+      axialvs synth --out x
+    """
+    assert reflow_help(doc).split("\n\n") == [
+        "Do a thing.",
+        "First line of a paragraph that goes on here.",
+        "- item one\n- item two",
+        "Examples:",
+        "  axialvs synth --out x",
+    ]
+
+
+def test_command_help_wraps_to_the_terminal() -> None:
+    res = runner.invoke(app, ["synth", "--help"], terminal_width=80)
+    assert res.exit_code == 0
+    # the source breaks its line after "unlabelled": the paragraph must flow past it
+    assert any("unlabelled poles (void)" in line for line in res.output.splitlines())
+    assert "  axialvs synth --out data/synth --videos 16" in res.output
