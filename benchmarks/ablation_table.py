@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROWS = (
     ("baseline", "clip-level baseline (no temporal attention)"),
+    ("joint", "+ within-clip, joint space-time attention (ablation)"),
     ("divided", "+ within-clip, divided space-time attention (ablation)"),
     ("axial", "+ within-clip tracking, axial-trajectory attention (near-online)"),
     ("offline", "+ cross-clip tracking (offline)"),

@@ -23,16 +23,20 @@ fi
 common="--data $DATA --preset tiny --threads 1 --workers 1 --no-progress"
 stage1() {  # name seed [--set ...]
   local name=$1 seed=$2; shift 2
-  [ -f "$RUNS/${name}_s$seed/model_final.pt" ] && return 0
-  axialvs train $common --steps "$STEPS" --seed "$seed" --out "$RUNS/${name}_s$seed" --overwrite "$@" \
-    > "$RUNS/${name}_s$seed.log" 2>&1
+  local out=$RUNS/${name}_s$seed fresh=--overwrite
+  [ -f "$out/model_final.pt" ] && return 0
+  [ -f "$out/last_state.pt" ] && fresh=--resume   # an interrupted run continues
+  axialvs train $common --steps "$STEPS" --seed "$seed" --out "$out" $fresh "$@" \
+    >> "$RUNS/${name}_s$seed.log" 2>&1
 }
 stage2() {  # seed
   local seed=$1
-  [ -f "$RUNS/offline_s$seed/model_final.pt" ] && return 0
+  local out=$RUNS/offline_s$seed fresh=--overwrite
+  [ -f "$out/model_final.pt" ] && return 0
+  [ -f "$out/last_state.pt" ] && fresh=--resume
   axialvs train $common --stage 2 --steps "$STEPS2" --seed "$seed" \
-    --init "$RUNS/axial_s$seed/model_final.pt" --out "$RUNS/offline_s$seed" --overwrite \
-    > "$RUNS/offline_s$seed.log" 2>&1
+    --init "$RUNS/axial_s$seed/model_final.pt" --out "$out" $fresh \
+    >> "$RUNS/offline_s$seed.log" 2>&1
 }
 export -f stage1 stage2
 export common STEPS STEPS2 RUNS

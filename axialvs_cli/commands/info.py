@@ -10,6 +10,8 @@ from rich.table import Table
 from models.build import build_axialvs, count_parameters
 from models.config import PRESETS
 
+from ..default_model import describe_default_model
+
 PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
 
 
@@ -42,7 +44,7 @@ def preset_rows() -> list[dict[str, str]]:
 
 
 def info() -> None:
-    """List the model presets with their parameter counts."""
+    """List the model presets with their parameter counts, and the installed default model."""
     table = Table(title="axialvs model presets (parameters)")
     rows = preset_rows()
     for column in rows[0]:
@@ -51,3 +53,4 @@ def info() -> None:
         table.add_row(*row.values())
     Console(width=200).print(table)
     typer.echo("semantic_head is an auxiliary training head; cross_clip runs in offline mode only.")
+    typer.echo(describe_default_model())

@@ -1,0 +1,92 @@
+"""The shipped default model: loads strictly, describes itself, and segments with no flags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import axialvs_cli.device as device_lib
+from axialvs_cli.device import default_checkpoint
+from axialvs_cli.main import app
+from models.weights import load_checkpoint, read_checkpoint
+
+runner = CliRunner()
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.mp4"
+
+
+@pytest.fixture(scope="module")
+def default() -> Path:
+    path = default_checkpoint()
+    assert path is not None, "axialvs_cli/assets/default.axialvs.pt is not installed"
+    return path
+
+
+def test_default_model_loads_strictly_and_carries_its_meta(default: Path) -> None:
+    assert default.stat().st_size < 6 * 2**20  # a few MB of package data
+    model, cfg, meta = load_checkpoint(default)  # strict: no missing or unexpected keys
+    assert cfg.name == "tiny" and not cfg.decoder.aux_semantic and model.semantic_head is None
+    classes = meta["classes"]
+    assert len(classes) == cfg.num_classes == 8
+    assert all({"id", "name", "isthing", "color"} <= set(c) for c in classes)
+    assert [c["name"] for c in classes if c["isthing"]] == ["person", "car", "ball", "dog"]
+    assert "synthetic" in meta["trained_on"] and "VIPSeg" in meta["trained_on"]
+    for mode in ("near_online", "offline"):
+        assert 0 < meta["benchmark"][mode]["VPQ"] <= 100
+    stored = read_checkpoint(default)["state_dict"]
+    assert {str(v.dtype) for v in stored.values()} <= {"torch.float16", "torch.int64"}
+
+
+def test_segment_sample_with_no_flags(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["segment", str(SAMPLE), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pan_pred",
+        "pred.json",
+        "results.json",
+        "summary.json",
+    ]
+    assert len(list((out / "pan_pred" / "sample").glob("*.png"))) == 48
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["checkpoint"] == str(default_checkpoint())
+    assert {"person", "grass"} <= set(summary["videos"][0]["classes"])  # it sees the scene
+
+
+def test_info_describes_the_default_model() -> None:
+    res = runner.invoke(app, ["info"])
+    assert res.exit_code == 0, res.output
+    assert "default model:" in res.output and "synthetic" in res.output
+
+
+def test_without_default_model_segment_says_how_to_get_one(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(device_lib, "default_checkpoint", lambda: None)
+    res = runner.invoke(app, ["segment", str(SAMPLE), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 1
+    assert "axialvs train" in res.stderr and "axialvs convert" in res.stderr
+
+
+def test_default_model_reproduces_its_benchmark_vpq(default: Path, tmp_path: Path) -> None:
+    """The benchmark's val split, regenerated, segmented near-online with the default model and
+    evaluated, gives the VPQ its meta (and docs/RESULTS.md) states."""
+    meta = read_checkpoint(default)["meta"]
+    data, pred = tmp_path / "data", tmp_path / "pred"
+    synth = ["synth", "--out", str(data), "--videos", "10", "--frames", "24"]
+    res = runner.invoke(app, [*synth, "--size", "144x256", "--seed", "1", "--split", "val"])
+    assert res.exit_code == 0, res.output
+    videos = [str(data / "images" / n) for n in (data / "val.txt").read_text().split()]
+    res = runner.invoke(app, ["segment", *videos, "-o", str(pred), "--task", "panoptic"])
+    assert res.exit_code == 0, res.output
+    scores = tmp_path / "scores.json"
+    gt = data / "panoptic_gt_VIPSeg_val.json"
+    res = runner.invoke(
+        app, ["evaluate", "--dataset", "vipseg", "--gt", str(gt), "--pred", str(pred),
+              "--json", str(scores)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    measured = json.loads(scores.read_text())
+    stated = meta["benchmark"]["near_online"]
+    assert abs(measured["VPQ"] - stated["VPQ"]) < 0.3
+    assert abs(measured["STQ"] - stated["STQ"]) < 0.01
