@@ -13,7 +13,6 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from axialvs_cli.device import default_checkpoint
 from axialvs_cli.formats import rle, vipseg
 from axialvs_cli.formats.palette import read_id_png
 from axialvs_cli.main import app
@@ -231,12 +230,3 @@ def test_bad_inputs_give_one_line_errors(tmp_path, checkpoint, args, message):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], res.stderr
     assert not (tmp_path / "out").exists()
-
-
-def test_missing_checkpoint_says_how_to_get_one(tmp_path):
-    if default_checkpoint() is not None:
-        pytest.skip("a default model is installed")
-    video = encode(tmp_path / "v.mp4", 1)
-    res = segment(video, "-o", tmp_path / "out")
-    assert res.exit_code == 1
-    assert "axialvs train" in res.stderr and "axialvs convert" in res.stderr
