@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from netkit import assert_gradients_reach_every_parameter
 
 from models.build import build_axialvs, count_parameters
 from models.config import AxialVSConfig, config_from_dict, config_to_dict, get_preset
@@ -68,24 +69,7 @@ def test_gradients_reach_every_parameter() -> None:
             torch.nn.init.normal_(prm, std=0.02)
     for block in model.within_clip.blocks:
         torch.nn.init.constant_(block.gamma, 0.5)
-    out = model.forward_clip(clip(2, 4, 65, 97), return_aux=True)
-    loss = out.class_logits.square().mean() + out.mask_logits.square().mean()
-    for p in out.aux:
-        loss = loss + p.class_logits.square().mean() + p.mask_logits.square().mean()
-    queries = torch.stack([out.queries, out.queries.flip(1)], dim=1)  # (B, K=2, N, D)
-    ref = model.refine(queries, return_aux=True)
-    masks = model.decode_masks(ref.mask_kernels[:, 0], out.pixel_features)
-    loss = loss + ref.class_logits.square().mean() + masks.square().mean()
-    for logits, kernels in ref.aux:
-        loss = loss + logits.square().mean() + kernels.square().mean()
-    loss.backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    zero = [
-        n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() == 0
-    ]
-    assert not missing, missing
-    assert not zero, zero
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    assert_gradients_reach_every_parameter(model, clip(2, 4, 65, 97))
 
 
 def test_attention_maps_of_the_inserted_axial_layers(model) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 import torch
+from netkit import assert_gradients_reach_every_parameter
 
 from models.build import build_axialvs, count_parameters
 from models.config import PRESETS, AxialVSConfig, config_from_dict, config_to_dict, get_preset
@@ -132,25 +133,7 @@ def test_gradients_reach_every_parameter() -> None:
     for prm in model.parameters():
         if prm.dim() > 1 and prm.abs().sum() == 0:
             torch.nn.init.normal_(prm, std=0.02)
-    out = model.forward_clip(clip(2, 2, 65, 97), return_aux=True)
-    loss = out.class_logits.square().mean() + out.mask_logits.square().mean()
-    loss = loss + out.semantic_logits.square().mean()
-    for p in out.aux:
-        loss = loss + p.class_logits.square().mean() + p.mask_logits.square().mean()
-    queries = torch.stack([out.queries, out.queries.flip(1)], dim=1)  # (B, K=2, N, D)
-    ref = model.refine(queries, return_aux=True)
-    masks = model.decode_masks(ref.mask_kernels[:, 0], out.pixel_features)
-    loss = loss + ref.class_logits.square().mean() + masks.square().mean()
-    for logits, kernels in ref.aux:
-        loss = loss + logits.square().mean() + kernels.square().mean()
-    loss.backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    zero = [
-        n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() == 0
-    ]
-    assert not missing, missing
-    assert not zero, zero
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    assert_gradients_reach_every_parameter(model, clip(2, 2, 65, 97))
 
 
 def test_attention_maps_of_a_requested_layer(tiny_model) -> None:

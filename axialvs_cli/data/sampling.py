@@ -11,7 +11,14 @@ Videos shorter than a sample repeat their last frame, as the official data loade
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .transforms import AugmentConfig, ClipParams, identity_params, sample_params
 
 
 def clip_indices(
@@ -68,3 +75,41 @@ def sample_indices(
             idx.reverse()
         return idx
     return video_indices(num_frames, clip_length * num_clips, rng, random_reverse)
+
+
+def item_rng() -> np.random.Generator:
+    """A generator seeded from torch's RNG, so `torch.manual_seed` (and per-worker seeding of
+    DataLoader workers) makes sampling and augmentation reproducible."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+
+
+class ClipDataset(Dataset):
+    """What the clip data sets of every format share: `repeats` items per video, the frames an
+    item takes (`sample_indices`) and its augmentation. Subclasses set `video_ids`."""
+
+    video_ids: Sequence[Any]
+
+    def __init__(
+        self, *, clip_length: int, num_clips: int, sampling_range: int,
+        augment: AugmentConfig | None, random_reverse: bool, stride: int, repeats: int,
+    ) -> None:  # fmt: skip
+        self.clip_length, self.num_clips = clip_length, num_clips
+        self.sampling_range, self.augment = sampling_range, augment
+        self.random_reverse, self.stride, self.repeats = random_reverse, stride, repeats
+
+    def __len__(self) -> int:
+        return len(self.video_ids) * self.repeats
+
+    def _video(self, index: int) -> Any:
+        return self.video_ids[index % len(self.video_ids)]
+
+    def _frames(self, num_frames: int, rng: np.random.Generator) -> list[int]:
+        """The frame indices of one item of a video of `num_frames` frames."""
+        return sample_indices(
+            num_frames, self.clip_length, self.num_clips, self.sampling_range, rng,
+            self.random_reverse,
+        )  # fmt: skip
+
+    def _params(self, h: int, w: int, rng: np.random.Generator) -> ClipParams:
+        """The augmentation of one item whose frames are h x w (identity without `augment`)."""
+        return sample_params(h, w, self.augment, rng) if self.augment else identity_params(h, w)

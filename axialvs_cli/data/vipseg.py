@@ -15,29 +15,19 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 
 from ..errors import FormatError, InputError
 from ..formats import vipseg
 from ..formats._io import load_json
 from ..formats.palette import read_id_png
-from .sampling import sample_indices
+from .sampling import ClipDataset, item_rng
 from .targets import VOID, Sample, Target
 from .transforms import (
     AugmentConfig,
-    ClipParams,
     apply_image,
     apply_labels,
-    identity_params,
-    sample_params,
     valid_mask,
 )
-
-
-def item_rng() -> np.random.Generator:
-    """A generator seeded from torch's RNG, so `torch.manual_seed` (and per-worker seeding of
-    DataLoader workers) makes sampling and augmentation reproducible."""
-    return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -89,7 +79,7 @@ def build_target(
     )
 
 
-class VipsegClips(Dataset):
+class VipsegClips(ClipDataset):
     """Clips (or videos of K clips) of a VIPSeg-layout data set.
 
     Args:
@@ -108,6 +98,10 @@ class VipsegClips(Dataset):
         augment: AugmentConfig | None = None, random_reverse: bool = False, stride: int = 4,
         repeats: int = 1,
     ) -> None:  # fmt: skip
+        super().__init__(
+            clip_length=clip_length, num_clips=num_clips, sampling_range=sampling_range,
+            augment=augment, random_reverse=random_reverse, stride=stride, repeats=repeats,
+        )  # fmt: skip
         self.root = Path(root)
         json_path = Path(json_path) if json_path else self.root / f"panoptic_gt_VIPSeg_{split}.json"
         if not json_path.is_file():
@@ -125,25 +119,12 @@ class VipsegClips(Dataset):
         self.video_ids = [v for v, frames in gt.videos.items() if frames]
         if not self.video_ids:
             raise InputError(f"{json_path}: no annotated videos")
-        self.clip_length, self.num_clips = clip_length, num_clips
-        self.sampling_range, self.augment = sampling_range, augment
-        self.random_reverse, self.stride, self.repeats = random_reverse, stride, repeats
-
-    def __len__(self) -> int:
-        return len(self.video_ids) * self.repeats
 
     def __getitem__(self, index: int) -> Sample:
-        vid = self.video_ids[index % len(self.video_ids)]
+        vid = self._video(index)
         frames = self.gt.videos[vid]
         rng = item_rng()
-        idx = sample_indices(
-            len(frames),
-            self.clip_length,
-            self.num_clips,
-            self.sampling_range,
-            rng,
-            self.random_reverse,
-        )
+        idx = self._frames(len(frames), rng)
         images, id_maps, params = [], [], None
         segments: dict[int, tuple[int, bool]] = {}
         for i in idx:
@@ -168,9 +149,6 @@ class VipsegClips(Dataset):
         target = build_target(id_maps, valid_mask(params), segments, self.stride)
         clip = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # L 3 H W
         return Sample(clip, target, str(vid), idx)
-
-    def _params(self, h: int, w: int, rng: np.random.Generator) -> ClipParams:
-        return sample_params(h, w, self.augment, rng) if self.augment else identity_params(h, w)
 
 
 def _class_meta(json_path: Path, cats: list[vipseg.Category]) -> list[dict[str, Any]]:

@@ -14,22 +14,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..errors import FormatError, InputError
 from ..formats import rle, ytvis
 from ..formats._io import load_json
-from .sampling import sample_indices
+from .sampling import ClipDataset, item_rng
 from .targets import VOID, Sample, Target
 from .transforms import (
     AugmentConfig,
     apply_image,
     apply_labels,
-    identity_params,
-    sample_params,
     valid_mask,
 )
-from .vipseg import item_rng, read_rgb
+from .vipseg import read_rgb
 
 
 def _file_names(json_path: Path) -> dict[int, list[str]]:
@@ -43,7 +40,7 @@ def _file_names(json_path: Path) -> dict[int, list[str]]:
     return out
 
 
-class YtvisClips(Dataset):
+class YtvisClips(ClipDataset):
     """Clips (or videos of K clips) of a YouTube-VIS / OVIS annotation file.
 
     Args:
@@ -59,6 +56,10 @@ class YtvisClips(Dataset):
         augment: AugmentConfig | None = None, random_reverse: bool = False, stride: int = 4,
         repeats: int = 1,
     ) -> None:  # fmt: skip
+        super().__init__(
+            clip_length=clip_length, num_clips=num_clips, sampling_range=sampling_range,
+            augment=augment, random_reverse=random_reverse, stride=stride, repeats=repeats,
+        )  # fmt: skip
         json_path = Path(json_path)
         gt = ytvis.read_ground_truth(json_path)
         self.image_root = Path(image_root) if image_root else json_path.parent / "JPEGImages"
@@ -82,28 +83,15 @@ class YtvisClips(Dataset):
         self.video_ids = [v for v in gt.videos if self.files.get(v)]
         if not self.video_ids:
             raise InputError(f"{json_path}: no videos with frames")
-        self.clip_length, self.num_clips = clip_length, num_clips
-        self.sampling_range, self.augment = sampling_range, augment
-        self.random_reverse, self.stride, self.repeats = random_reverse, stride, repeats
-
-    def __len__(self) -> int:
-        return len(self.video_ids) * self.repeats
 
     def __getitem__(self, index: int) -> Sample:
-        vid = self.video_ids[index % len(self.video_ids)]
+        vid = self._video(index)
         names = self.files[vid]
         rng = item_rng()
-        idx = sample_indices(
-            len(names),
-            self.clip_length,
-            self.num_clips,
-            self.sampling_range,
-            rng,
-            self.random_reverse,
-        )
+        idx = self._frames(len(names), rng)
         images = [read_rgb(self.image_root / names[i]) for i in idx]
         h, w = images[0].shape[:2]
-        params = sample_params(h, w, self.augment, rng) if self.augment else identity_params(h, w)
+        params = self._params(h, w, rng)
         frames = [apply_image(im, params) for im in images]
         s = self.stride
         labels, masks, ids = [], [], []
