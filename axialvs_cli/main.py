@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import sys
 
 import typer
@@ -15,7 +16,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from ._guard import check_models_package
-from .errors import AxialVSError
+from .errors import AxialVSError, Terminated, os_error_line
 
 check_models_package()
 
@@ -47,6 +48,14 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(130) from None
+        except Terminated:
+            typer.echo("Terminated.", err=True)
+            raise typer.Exit(Terminated.exit_code) from None
+        except OSError as err:  # a file the command could not read or write
+            if _debug():
+                raise
+            typer.echo(f"Error: {os_error_line(err, verb='cannot use')}", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
@@ -101,6 +110,11 @@ for _name, _func in COMMANDS.items():
     app.command(_name, help=reflow_help(_func.__doc__))(_func)
 
 
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point; SIGTERM unwinds like Ctrl-C, so no partial output stays."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     sys.exit(app())

@@ -10,11 +10,12 @@ the end. `SegmentOverlay` is the same drawing for `segment --render`, fed while 
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -25,7 +26,7 @@ from .formats._io import load_json
 from .preprocess import FrameInfo
 from .render import ClassInfo, Styler, overlay, side_by_side
 from .render_inputs import LabelFrames, classes_from_json, open_labels, parse_frames
-from .segment_outputs import ClassTable, check_output_folder, commit_folder
+from .segment_outputs import ClassTable, check_output_folder, commit_folder, make_partial
 from .video import Frame, VideoWriter, open_video
 
 __all__ = [
@@ -105,9 +106,7 @@ class _Sink:
         self._writer: VideoWriter | None = None
         self._tmp: Path | None = None
         if frames_dir is not None:
-            self._tmp = frames_dir.parent / f".{frames_dir.name}.partial-{os.getpid()}"
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp.mkdir(parents=True)
+            self._tmp = make_partial(frames_dir)
 
     def write(self, image: np.ndarray, pts: float, name: str) -> None:
         if self.video is not None:
@@ -165,8 +164,11 @@ def render_video(
         raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
     if frames_dir is not None:
         check_output_folder(frames_dir, options.overwrite)
-    with open_video(video, options.stream, options.start, options.end,
-                    folder_fps=options.folder_fps) as source:  # fmt: skip
+    cut = recorded_cut(Path(pred), Path(video))
+    start = options.start if options.start is not None else cut.get("start")
+    end = options.end if options.end is not None else cut.get("end")
+    stream = options.stream if options.stream is not None else cut.get("stream")
+    with open_video(video, stream, start, end, folder_fps=options.folder_fps) as source:
         labels = open_labels(Path(pred), source.name, options.video_id)
         panels = [(labels, Styler(load_classes(options.classes, labels)))]
         if side_by_side_gt is not None:
@@ -174,18 +176,20 @@ def render_video(
             gt = open_labels(Path(side_by_side_gt), source.name, same_id)
             panels.append((gt, Styler(load_classes(options.classes, gt))))
         chosen = parse_frames(options.frames, len(labels), labels.where)
+        if chosen is None and cut.get("max_frames") == len(labels):
+            chosen = (0, len(labels))  # segment --max-frames: draw what was segmented
         first, stop = chosen or (0, len(labels))
-        shift = options.start is not None or first > 0
+        shift = start is not None or first > 0
         sink = _Sink(output, frames_dir, source.fps)
         try:
             written, size, offset = 0, (0, 0), None
             for frame in source:
+                if chosen is not None and frame.index >= stop:
+                    break  # --frames (or a recorded cut): the rest is neither read nor drawn
                 for lab, _ in panels:
                     _check_frame(lab, frame, source.is_folder, source.estimated_frames)
                 if frame.index < first:
                     continue
-                if frame.index >= stop:  # only with --frames: the rest is not drawn
-                    break
                 images = [_draw(frame, lab, styler, options) for lab, styler in panels]
                 image = images[0] if len(images) == 1 else side_by_side(*images)
                 offset = frame.pts_seconds if offset is None else offset
@@ -203,6 +207,29 @@ def render_video(
             raise
     outputs = [p for p in (output, frames_dir) if p is not None]
     return RenderResult(outputs, written, size, labels.where, (first, first + written))
+
+
+def recorded_cut(pred: Path, video: Path) -> dict[str, Any]:
+    """The cut (start, end, max_frames, stream) that `axialvs segment` recorded in the
+    summary.json of a prediction folder for `video`, or {} (another kind of prediction, or an
+    older summary)."""
+    summary = pred / "summary.json" if pred.is_dir() else None
+    if summary is None or not summary.is_file():
+        return {}
+    try:
+        data = json.loads(summary.read_text(encoding="utf-8"))
+        entries = [v for v in data.get("videos", []) if isinstance(v, dict)]
+        cut = data.get("cut") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}  # a damaged summary only loses the convenience
+    if not isinstance(cut, dict):
+        return {}
+    for entry in entries:
+        if Path(str(entry.get("input", ""))).resolve() == video.resolve():
+            found = {k: cut.get(k) for k in ("start", "end", "max_frames")}
+            found["stream"] = entry.get("stream")
+            return {k: v for k, v in found.items() if isinstance(v, (int, float))}
+    return {}
 
 
 def _check_frame(labels: LabelFrames, frame: Frame, named: bool, estimate: int | None) -> None:

@@ -16,7 +16,6 @@ folders. ``video_id`` in results.json is the input's position (1, 2, ...), liste
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -25,14 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from .device import LoadedModel, load_model
-from .errors import InputError, VideoError
+from .errors import InputError, OutputError, VideoError, os_error_line
 from .formats._io import atomic_write_json
 from .formats.vipseg import PanopticWriter
 from .formats.ytvis import write_results
 from .postprocess import Thresholds
 from .preprocess import plan_geometry, stream_clips
 from .render_api import SegmentOverlay, overlay_classes
-from .segment_outputs import VideoOutputs, check_output_folder, commit_folder, unique_names
+from .segment_outputs import (
+    VideoOutputs,
+    check_output_folder,
+    commit_folder,
+    make_partial,
+    unique_names,
+)
 from .tracking import NearOnlineRunner, OfflineRunner
 from .video import VideoSource, expand_inputs, open_video
 
@@ -54,6 +59,7 @@ class SegmentOptions:
     max_frames: int | None = None
     threads: int = 0  # torch and decoder threads (0: automatic)
     folder_fps: float | None = None
+    stream: int | None = None  # video stream of every file (default: the main video)
     thing_threshold: float | None = None
     stuff_threshold: float | None = None
     pixel_threshold: float | None = None
@@ -163,12 +169,13 @@ def segment_videos(
     for path in paths:  # fail before any work on an input that cannot be opened
         with _open(path, options):
             pass
-    tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = make_partial(output)
     try:
         result = _run(paths, tmp, loaded, options, progress)
         commit_folder(tmp, output)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(os_error_line(err, output)) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -179,6 +186,7 @@ def segment_videos(
 def _open(path: Path, options: SegmentOptions) -> VideoSource:
     return open_video(
         path,
+        stream=options.stream,
         start=options.start,
         end=options.end,
         max_frames=options.max_frames,
@@ -226,6 +234,7 @@ def _run(
             "device": str(loaded.device),
             "clip_length": options.clip_length or loaded.clip_length,
             "thresholds": asdict(thresholds),
+            "cut": {"start": options.start, "end": options.end, "max_frames": options.max_frames},
             "top_k": options.top_k if instances else None,
             "refine_window": options.refine_window if options.offline else None,
             "videos": result.videos,
@@ -322,6 +331,8 @@ def _segment_one(
     summary = {
         "video": name,
         "input": str(source.path),
+        "stream": source.stream_index,
+        "streams": source.streams,
         "frames_expected": total,
         "clips": clips,
         "padded_frames": clips * length - outputs.frames,

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import CheckpointError, OutputExistsError
+from .errors import CheckpointError, OutputError, OutputExistsError, os_error_line
 from .formats import rle
+from .formats._io import pid_alive
 from .formats.vipseg import PanopticWriter
 from .postprocess import (
     ClipMasks,
@@ -40,6 +41,7 @@ __all__ = [
     "check_output_folder",
     "classes_from_meta",
     "commit_folder",
+    "make_partial",
     "unique_names",
 ]
 
@@ -280,3 +282,32 @@ def commit_folder(tmp: Path, output: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, output)
+
+
+def remove_stale_partials(output: Path) -> list[Path]:
+    """Remove ``.NAME.partial-PID`` / ``.NAME.old-PID`` folders beside `output` whose process
+    is gone (a run killed with SIGKILL or by a power loss); returns what was removed."""
+    removed = []
+    for kind in ("partial", "old"):
+        for path in output.parent.glob(f".{output.name}.{kind}-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                if path.is_file():
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def make_partial(output: Path) -> Path:
+    """The empty temporary folder ``.NAME.partial-PID`` beside `output` that a run writes into
+    (stale ones of dead processes are removed first); OutputError if it cannot be made."""
+    tmp = output.parent / f".{output.name}.partial-{os.getpid()}"
+    try:
+        if output.parent.is_dir():
+            remove_stale_partials(output)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    except OSError as err:
+        raise OutputError(os_error_line(err, output)) from None
+    return tmp

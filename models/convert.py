@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from torch import Tensor
 from .config import AxialVSConfig, get_preset
 from .convert_rules import VARIANTS, Rule, fill, match, rules_for
 from .errors import CheckpointError
+from .weights import holds_code, load_failure_reason, refused_pickle
 
 
 @dataclass
@@ -307,13 +307,13 @@ def read_official_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Tensor]
         else:
             with torch.serialization.safe_globals(_numpy_globals()):
                 payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    except Exception as err:  # noqa: BLE001 - a damaged file can make torch.load raise anything
+        if isinstance(err, pickle.UnpicklingError) and holds_code(err):
+            raise CheckpointError(refused_pickle(path, err)) from None
         raise CheckpointError(
-            f"{path} cannot be read as a checkpoint of tensors ({first}); files that pickle "
-            "other Python objects are refused because loading them can run code. If you trust "
-            "the file, save its weights alone (torch.save(torch.load(f, weights_only=False)"
-            "['model' or 'state_dict'], 'weights.pth')) and convert that"
+            f"{path} cannot be read as a checkpoint of tensors ({load_failure_reason(err)}); "
+            "is the file complete "
+            "(compare its size or checksum with the model zoo's)?"
         ) from None
     meta = {}
     if isinstance(payload, dict) and isinstance(payload.get("model"), dict):

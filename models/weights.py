@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,39 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
         raise
 
 
+_GLOBAL = re.compile(r"(?:GLOBAL|refusing to build) ([\w.]+)")
+
+
+def holds_code(err: pickle.UnpicklingError) -> bool:
+    """Whether a `weights_only` load failed because the pickle names a Python object."""
+    text = str(err)
+    return _GLOBAL.search(text) is not None
+
+
+def refused_pickle(path: Path, err: pickle.UnpicklingError) -> str:
+    """The one-line refusal of a pickle that would build Python objects (never PyTorch's
+    advice to load it unchecked)."""
+    found = _GLOBAL.search(str(err))
+    what = f" (it names {found.group(1).replace(' ', '')})" if found else ""
+    return (
+        f"{path} holds pickled Python objects{what} besides tensors; loading such a file can run "
+        "code, so axialvs refuses it. Use a checkpoint of tensors and plain values: one written "
+        "by `axialvs train` or `axialvs convert`, or the official weights file as released"
+    )
+
+
+def load_failure_reason(err: BaseException) -> str:
+    """The cause of a failed `torch.load`, without PyTorch's advice to load unchecked."""
+    text = str(err).strip()
+    if "WeightsUnpickler error:" in text:
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split("\n\n")[0]
+        return f"pickle content refused by the safe loader: {detail.strip()[:160]}"
+    first = text.splitlines()[0] if text else type(err).__name__
+    if "weights_only" in first:
+        return "pickle content refused by the safe loader"
+    return first[:200]
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load and validate a checkpoint file's dict (tensors on the CPU)."""
     path = Path(path)
@@ -65,10 +98,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} does not exist; check the path")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except Exception as err:  # noqa: BLE001 - a damaged file can make torch.load raise anything
+        if isinstance(err, pickle.UnpicklingError) and holds_code(err):
+            raise CheckpointError(refused_pickle(path, err)) from None
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({first[:200]}); "
+            f"{path} is not a readable PyTorch checkpoint ({load_failure_reason(err)}); "
             "is the file complete and made by `axialvs train` or `axialvs convert`?"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

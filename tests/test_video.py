@@ -194,8 +194,9 @@ def multi_stream_file(path: Path, cover: bool) -> Path:
 
 def test_stream_choice(tmp_path):
     path = multi_stream_file(tmp_path / "multi.mp4", cover=True)
-    decoded, source = read_all(path)  # default: the largest stream that is not cover art
-    assert source.stream_index == 1 and (source.width, source.height) == (64, 48)
+    # default: the main video; equal frame counts, so the default disposition (stream 0) wins
+    decoded, source = read_all(path)
+    assert source.stream_index == 0 and (source.width, source.height) == (32, 24)
     assert len(decoded) == 4
     decoded, source = read_all(path, stream=0)
     assert (source.width, source.height) == (32, 24) and len(decoded) == 4

@@ -97,5 +97,6 @@ def test_pickled_objects_are_refused(tmp_path) -> None:
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
         pickle.dump({"format": "axialvs", "obj": Evil()}, f)
-    with pytest.raises(CheckpointError, match="not a readable"):
+    with pytest.raises(CheckpointError, match="not a readable") as caught:
         read_checkpoint(path)
+    assert "weights_only" not in str(caught.value)  # never the advice to load it unchecked

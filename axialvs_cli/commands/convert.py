@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from ..classes import TABLES
-from ..convert_api import convert_checkpoint
 
 EXAMPLES = """Examples:
 
@@ -47,6 +46,8 @@ def convert(
     force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Convert an official Axial-VS checkpoint (every key mapped or dropped with a reason)."""
+    from ..convert_api import convert_checkpoint  # here: keeps `axialvs --help` fast
+
     result = convert_checkpoint(
         official,
         output,

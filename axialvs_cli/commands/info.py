@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from models.build import build_axialvs, count_parameters
-from models.config import PRESETS
-
-from ..default_model import describe_default_model
 
 PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
 
@@ -22,6 +16,11 @@ def _millions(n: int) -> str:
 def preset_rows() -> list[dict[str, str]]:
     """One row per preset: description and parameter counts (built on the meta device, so
     nothing is allocated or initialised)."""
+    import torch  # here: keeps `axialvs --help` fast
+
+    from models.build import build_axialvs, count_parameters
+    from models.config import PRESETS
+
     rows = []
     for name, cfg in PRESETS.items():
         with torch.device("meta"):
@@ -53,4 +52,6 @@ def info() -> None:
         table.add_row(*row.values())
     Console(width=200).print(table)
     typer.echo("semantic_head is an auxiliary training head; cross_clip runs in offline mode only.")
+    from ..default_model import describe_default_model
+
     typer.echo(describe_default_model())

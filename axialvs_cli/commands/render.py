@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..render_api import RenderOptions, render_video
-
 
 def render(
     video: Annotated[
@@ -81,6 +79,8 @@ def render(
 
       axialvs render video.mp4 --pred out/ --frames 10:20 --frames-dir pngs/
     """
+    from ..render_api import RenderOptions, render_video  # here: keeps `axialvs --help` fast
+
     options = RenderOptions(
         alpha=alpha, contours=contours, labels=labels, classes=classes, video_id=video_id,
         frames=frames, start=start, end=end, folder_fps=folder_fps, overwrite=overwrite,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import av.logging
 import typer
@@ -22,7 +22,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from ..segment_api import ProgressUpdate, SegmentOptions, SegmentResult, segment_videos
+if TYPE_CHECKING:
+    from ..segment_api import ProgressUpdate, SegmentOptions, SegmentResult
 
 
 class TaskChoice(str, Enum):
@@ -66,6 +67,12 @@ MaxFramesOpt = Annotated[int | None, typer.Option(min=1, help="Segment at most t
 StartOpt = Annotated[float | None, typer.Option(min=0.0, help="Start time in seconds.")]
 EndOpt = Annotated[float | None, typer.Option(help="End time in seconds (exclusive).")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="PyTorch and decoder threads (0: automatic).")]
+StreamOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=0, help="Video stream of files with several (0 = first; default: the main video)."
+    ),
+]
 FpsOpt = Annotated[float | None, typer.Option(help="Frame rate of frame folders (default 30).")]
 ThingOpt = Annotated[
     float | None, typer.Option(help="Class score a thing needs (default: model's, 0.2).")
@@ -125,6 +132,8 @@ def _progress_bar(console: Console) -> Progress:
 def _run(
     inputs: list[Path], output: Path, checkpoint: Path | None, options: SegmentOptions
 ) -> None:
+    from ..segment_api import segment_videos  # here: keeps `axialvs --help` fast
+
     console = Console(stderr=True, highlight=False)
     with contextlib.suppress(AttributeError):
         av.logging.set_libav_level(av.logging.PANIC)  # FFmpeg's own log lines
@@ -146,6 +155,9 @@ def _run(
 
 def _print(console: Console, result: SegmentResult) -> None:
     for video in result.videos:
+        note = stream_note(video)
+        if note:
+            console.print(note, soft_wrap=True)
         fps = video["timing"]["frames_per_s"]
         tracks = video["panoptic_thing_tracks"]
         console.print(
@@ -159,6 +171,18 @@ def _print(console: Console, result: SegmentResult) -> None:
             + (f", {fps} frames/s" if fps else "")
         )
     console.print(f"wrote {result.output}")
+
+
+def stream_note(video: dict) -> str | None:
+    """For a file with several video streams: which one was segmented, and how to pick another."""
+    streams = video.get("streams") or []
+    if len(streams) < 2 or video.get("stream") is None:
+        return None
+    others = "; ".join(s for i, s in enumerate(streams) if i != video["stream"])
+    return (
+        f"{video['video']}: segmented video stream {streams[video['stream']]} "
+        f"(other video streams: {others}); --stream N picks another"
+    )
 
 
 def segment(
@@ -176,6 +200,7 @@ def segment(
     end: EndOpt = None,
     threads: ThreadsOpt = 0,
     folder_fps: FpsOpt = None,
+    stream: StreamOpt = None,
     thing_threshold: ThingOpt = None,
     stuff_threshold: StuffOpt = None,
     pixel_threshold: PixelOpt = None,
@@ -186,10 +211,12 @@ def segment(
     render: RenderOpt = False,
 ) -> None:
     """Segment videos near-online: clip by clip, queries linked by Hungarian matching."""
+    from ..segment_api import SegmentOptions  # here: keeps `axialvs --help` fast
+
     options = SegmentOptions(
         offline=offline, task=task.value, device=device.value, clip_length=clip_length,
         start=start, end=end, max_frames=max_frames, threads=threads, folder_fps=folder_fps,
-        thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
+        stream=stream, thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
         pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
         refine_window=refine_window, overwrite=overwrite, render=render,
     )  # fmt: skip
@@ -208,6 +235,7 @@ def refine(
     end: EndOpt = None,
     threads: ThreadsOpt = 0,
     folder_fps: FpsOpt = None,
+    stream: StreamOpt = None,
     thing_threshold: ThingOpt = None,
     stuff_threshold: StuffOpt = None,
     pixel_threshold: PixelOpt = None,
@@ -220,7 +248,7 @@ def refine(
     """Segment videos offline: two passes, all clip queries refined by the cross-clip module."""
     segment(
         inputs, output, checkpoint, True, task, device, clip_length, max_frames, start, end,
-        threads, folder_fps, thing_threshold, stuff_threshold, pixel_threshold,
+        threads, folder_fps, stream, thing_threshold, stuff_threshold, pixel_threshold,
         overlap_threshold, top_k, refine_window, overwrite, render,
     )  # fmt: skip
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from ..data.synth import SynthConfig, generate
 from ..errors import InputError
 
 
@@ -59,6 +58,8 @@ def synth(
 
       axialvs synth --out data/synth --videos 4 --frames 24 --split val --seed 1
     """
+    from ..data.synth import SynthConfig, generate  # here: keeps `axialvs --help` fast
+
     cfg = SynthConfig(videos, frames, _size(size), seed, data_format.value, split)
     summary = generate(out, cfg, overwrite=overwrite)
     typer.echo(

@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from ..training.config import build_config
-from ..training.loop import train as run_training
 
 
 class DataFormat(str, Enum):
@@ -214,6 +212,9 @@ def train(
         ),
     ] = None,
 ) -> None:
+    from ..training.config import build_config  # here: keeps `axialvs --help` fast
+    from ..training.loop import train as run_training
+
     overrides = dict(
         resume=resume, split=split, image_root=image_root, val=val, val_split=val_split,
         val_image_root=val_image_root, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup,

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..attention_api import parse_point, visualize_attention
-
 
 def visualize_attention_command(
     video: Path = typer.Argument(..., help="Video file or folder of frames."),
@@ -37,6 +35,11 @@ def visualize_attention_command(
     is the product of the point's H-axis and W-axis attention (paper Fig. 1), normalised so
     that each frame's maximum is 1.
     """
+    from ..attention_api import (
+        parse_point,
+        visualize_attention,
+    )  # here: keeps `axialvs --help` fast
+
     points = [parse_point(p) for p in ref_point]
     head_index = None if head == "mean" else _head(head)
     result = visualize_attention(

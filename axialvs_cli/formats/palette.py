@@ -16,6 +16,7 @@ from ..errors import FormatError, InputError
 from ._io import atomic_write_bytes
 
 MAX_ID = 2**24 - 1
+MAX_PIXELS = 2**28  # 16K x 16K
 
 
 def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
@@ -55,10 +56,20 @@ def read_id_png(path: Path, what: str = "PNG") -> np.ndarray:
                     "(id = R + 256*G + 256^2*B, 0 = void)"
                 )
             w, h = img.size
+            if w * h > MAX_PIXELS:  # a decompression bomb: refuse before decoding
+                raise FormatError(
+                    f"{path}: {what} claims {w}x{h} pixels, more than any video frame "
+                    f"(limit {MAX_PIXELS}); the file is damaged or not an id map"
+                )
             rgba = img.convert("RGBA").tobytes()  # one C pass; faster than numpy channel math
     except FileNotFoundError:
         raise InputError(f"{path}: {what} not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except Image.DecompressionBombError:
+        raise FormatError(
+            f"{path}: {what} claims more pixels than any video frame (a decompression bomb or a "
+            "damaged file); it is refused before decoding"
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise FormatError(f"{path}: {what} cannot be read as an image ({err})") from None
     ids = np.frombuffer(rgba, dtype="<u4").reshape(h, w)
     return ids & np.uint32(MAX_ID)  # drop the alpha byte

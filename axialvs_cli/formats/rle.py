@@ -28,6 +28,9 @@ Rle = dict[str, Any]
 _MAX_GROUPS = 13  # 13 groups of 5 bits hold any int64 difference
 
 
+MAX_PIXELS = 2**28  # 16K x 16K: larger "masks" are damaged files, refused before allocating
+
+
 class RleError(FormatError):
     """An RLE that does not follow the COCO format."""
 
@@ -68,7 +71,13 @@ def size(rle: Rle) -> tuple[int, int]:
         or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sz)
     ):
         raise RleError(f"RLE 'size' must be [height, width] of non-negative ints, got {sz!r}")
-    return int(sz[0]), int(sz[1])
+    h, w = int(sz[0]), int(sz[1])
+    if h * w > MAX_PIXELS:
+        raise RleError(
+            f"RLE 'size' {h}x{w} claims {h * w} pixels, more than any video frame "
+            f"(limit {MAX_PIXELS}); the file is damaged or not a segmentation"
+        )
+    return h, w
 
 
 def counts(rle: Rle) -> np.ndarray:

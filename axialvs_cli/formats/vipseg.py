@@ -18,6 +18,7 @@ the ground truth by their position in the list, and PNGs are opened under the gr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,7 +304,12 @@ def _int(obj: dict, key: str, ctx: str, default: int | None = None) -> int:
     if key not in obj and default is not None:
         return default
     value = _field(obj, key, ctx)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or int(value) != value
+    ):
         raise FormatError(f"{ctx}: '{key}' must be an integer, got {value!r}")
     return int(value)
 

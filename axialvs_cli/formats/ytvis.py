@@ -85,7 +85,7 @@ def read_ground_truth(path: Path | str, warn: Warn | None = None) -> GroundTruth
         vid = _int(v, "id", where)
         videos[vid] = Video(
             vid, _int(v, "height", where), _int(v, "width", where),
-            int(v.get("length", len(v.get("file_names", [])))),
+            _int(v, "length", where) if "length" in v else len(v.get("file_names") or []),
         )  # fmt: skip
     names = {_int(c, "id", where): str(c.get("name", "")) for c in data["categories"]}
     anns = []
@@ -221,6 +221,11 @@ def _is_area(x: Any) -> bool:
 
 def _int(obj: Any, key: str, ctx: str) -> int:
     value = obj.get(key) if isinstance(obj, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or int(value) != value
+    ):
         raise FormatError(f"{ctx}: '{key}' must be an integer, got {value!r}")
     return int(value)

@@ -17,6 +17,7 @@ __all__ = ["FRAME_SUFFIXES", "FolderVideoSource", "list_frames", "natural_key", 
 
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
 DEFAULT_FOLDER_FPS = 30.0
+MAX_FRAME_PIXELS = 2**28  # 16K x 16K
 _SWAPPING_ORIENTATIONS = frozenset({5, 6, 7, 8})  # EXIF orientations that turn by 90 degrees
 
 
@@ -48,6 +49,11 @@ def _displayed_size(path: Path) -> tuple[int, int]:
         raise VideoError(
             f"{path}: this frame cannot be read as an image ({err}); replace or remove it"
         ) from None
+    if width * height > MAX_FRAME_PIXELS:  # a decompression bomb: refuse before decoding
+        raise VideoError(
+            f"{path}: this frame claims {width}x{height} pixels, more than any video frame "
+            f"(limit {MAX_FRAME_PIXELS}); replace or remove it"
+        )
     return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import VideoError
 from .orientation import apply_orientation, orientation_from_matrix, oriented_size
 from .source import DecodeFailure, RawFrame, VideoSource
-from .streams import FIX, open_container, pick_stream
+from .streams import FIX, describe_stream, open_container, pick_stream
 
 __all__ = ["FileVideoSource", "open_video_file"]
 
@@ -249,6 +249,7 @@ def open_video_file(
         time_base=vstream.time_base,
         codec=vstream.codec_context.name,
         stream_index=number,
+        streams=[describe_stream(s, i) for i, s in enumerate(container.streams.video)],
         is_folder=False,
         start=start,
         end=end,

@@ -62,6 +62,7 @@ class VideoSource:
         time_base: the stream's time base (None for folders).
         codec: decoder name (``"h264"``, ``"hevc"``...); ``"png"``/``"jpeg"`` for folders.
         stream_index: index among the file's video streams (None for folders).
+        streams: one line per video stream of the file (`describe_stream`); [] for folders.
         is_folder: True for a frame folder.
         start, end, max_frames: the cut this source applies (seconds on the stream clock).
         error: why the last iteration stopped early, or None.
@@ -88,6 +89,7 @@ class VideoSource:
         start: float | None,
         end: float | None,
         max_frames: int | None,
+        streams: list[str] | None = None,
     ) -> None:
         self.path = path
         self.name = name
@@ -102,6 +104,7 @@ class VideoSource:
         self.time_base = time_base
         self.codec = codec
         self.stream_index = stream_index
+        self.streams = list(streams or [])
         self.is_folder = is_folder
         self.start = start
         self.end = end

@@ -9,7 +9,7 @@ from av.stream import Disposition
 
 from ..errors import VideoError
 
-__all__ = ["FIX", "open_container", "pick_stream"]
+__all__ = ["FIX", "describe_stream", "open_container", "pick_stream"]
 
 FIX = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
 
@@ -34,30 +34,67 @@ def open_container(path: Path) -> av.container.InputContainer:
     return container
 
 
-def _describe(stream: av.VideoStream, number: int) -> str:
+def _frames(stream: av.VideoStream) -> int:
+    return int(stream.frames or 0)
+
+
+def _duration(stream: av.VideoStream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return 0.0
+
+
+def describe_stream(stream: av.VideoStream, number: int) -> str:
+    """``0: h264 1024x768 30 fps, 58 frames`` (for messages and summaries)."""
     cc = stream.codec_context
+    if cc is None:  # FFmpeg has no decoder for it (or the header is damaged)
+        return f"{number}: unknown codec"
     rate = f" {float(stream.average_rate):.3g} fps" if stream.average_rate else ""
+    frames = f", {_frames(stream)} frames" if _frames(stream) else ""
     cover = " (cover art)" if stream.disposition & Disposition.attached_pic else ""
-    return f"{number}: {cc.name} {cc.width}x{cc.height}{rate}{cover}"
+    return f"{number}: {cc.name} {cc.width}x{cc.height}{rate}{frames}{cover}"
+
+
+def _rank(stream: av.VideoStream) -> tuple:
+    """Main-video rank: default disposition, then most frames, then longest duration; the
+    picture size only breaks ties (a phone "motion photo" holds a short video and a larger
+    one-frame still, and the video is what is wanted)."""
+    default = bool(stream.disposition & Disposition.default)
+    cc = stream.codec_context
+    return (default, _frames(stream), _duration(stream), cc.width * cc.height)
 
 
 def pick_stream(
     container: av.container.InputContainer, path: Path, wanted: int | None
 ) -> tuple[int, av.VideoStream]:
-    """(number among the video streams, stream): the wanted one, else the largest video stream
-    that is not cover art (the first of equal ones)."""
+    """(number among the video streams, stream): the wanted one, else the main video: a stream
+    that is not cover art with the default disposition, the most frames, the longest duration,
+    then the largest picture (the first of equal ones)."""
     videos = list(container.streams.video)
-    listing = "; ".join(_describe(s, i) for i, s in enumerate(videos))
+    listing = "; ".join(describe_stream(s, i) for i, s in enumerate(videos))
     if wanted is not None:
+        if 0 <= wanted < len(videos) and videos[wanted].codec_context is None:
+            raise VideoError(f"{path}: video stream {wanted} cannot be decoded ({listing}); {FIX}")
         if 0 <= wanted < len(videos):
             return wanted, videos[wanted]
         found = f"its video streams are {listing}" if videos else "it has no video stream"
         raise VideoError(
             f"{path}: there is no video stream {wanted}; {found}. Pass --stream with one of these"
         )
-    usable = [(i, s) for i, s in enumerate(videos) if not s.disposition & Disposition.attached_pic]
+    usable = [
+        (i, s)
+        for i, s in enumerate(videos)
+        if s.codec_context is not None and not s.disposition & Disposition.attached_pic
+    ]
     if not usable:
         kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
-        detail = f" (only cover art: {listing})" if videos else f" (it holds: {kinds})"
-        raise VideoError(f"{path}: no video stream{detail}; pass a file that contains video")
-    return max(usable, key=lambda item: item[1].codec_context.width * item[1].codec_context.height)
+        detail = f" (it holds: {kinds})"
+        if videos and all(s.disposition & Disposition.attached_pic for s in videos):
+            detail = f" (only cover art: {listing})"
+        elif videos:
+            detail = f" FFmpeg can decode (found: {listing})"
+        raise VideoError(
+            f"{path}: no video stream{detail}; pass a file that contains video, or {FIX}"
+        )
+    best = max(_rank(s) for _, s in usable)
+    return next(item for item in usable if _rank(item[1]) == best)

@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from ..errors import VideoError
+from ..formats._io import pid_alive
 
 __all__ = ["TIME_BASE", "VideoWriter"]
 
@@ -65,6 +66,10 @@ class VideoWriter:
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         suffix = self.path.suffix or ".mp4"
+        for stale in self.path.parent.glob(f".{self.path.stem}.*.partial{suffix}"):
+            pid = stale.name[len(self.path.stem) + 2 : -len(f".partial{suffix}")]
+            if pid.isdigit() and not pid_alive(int(pid)):  # left by a killed run
+                stale.unlink(missing_ok=True)
         self._tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.partial{suffix}")
         options = {"movflags": "+faststart"} if suffix.lower() in (".mp4", ".mov", ".m4v") else {}
         try:
