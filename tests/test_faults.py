@@ -200,3 +200,27 @@ def test_fuzz_harness_short_run(tmp_path):
     for name, entry in readers.items():
         assert entry["tried"] >= 13 and not entry["failures"], name
         assert entry["refused"] > 0, f"{name}: no damaged input was refused"
+
+
+def test_streamed_pred_json_equals_the_plain_dump(tmp_path):
+    """The submission writer spills frame entries to disk (flat memory on long videos); the
+    pred.json it streams together is byte for byte the compact dump, interleaved videos too."""
+    import numpy as np
+
+    from axialvs_cli.formats import vipseg
+    from axialvs_cli.formats._io import atomic_write_json
+
+    writer = vipseg.PanopticWriter(tmp_path / "sub", compress_level=1)
+    expected: dict[str, list] = {}
+    for i, video in enumerate(["a", "b", "a", "c", "c"]):
+        ids = np.zeros((4, 5), np.uint32)
+        ids[: i + 1, :2] = 7 + i
+        entry = writer.add_frame(video, f"{i:08d}.png", ids, {7 + i: 3})
+        expected.setdefault(video, []).append(entry)
+    writer.close()
+    atomic_write_json(
+        tmp_path / "plain.json",
+        {"annotations": [{"video_id": v, "annotations": f} for v, f in expected.items()]},
+    )
+    assert (tmp_path / "sub" / "pred.json").read_bytes() == (tmp_path / "plain.json").read_bytes()
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["pan_pred", "pred.json"]

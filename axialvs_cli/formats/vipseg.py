@@ -18,8 +18,11 @@ the ground truth by their position in the list, and PNGs are opened under the gr
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,6 +193,11 @@ class PanopticWriter:
         self.mask_dir = self.root / (GT_MASKS if gt else PRED_MASKS)
         self._videos: dict[Any, list[dict[str, Any]]] = {}
         self._sizes: dict[Any, tuple[int, int]] = {}
+        # a submission's frame entries go to a temporary file, not memory: a long video's
+        # pred.json is streamed together on `close`
+        self._spill_path = self.root / f".{PRED_JSON}.{os.getpid()}.{id(self):x}.jsonl"
+        self._spill: Any = None
+        self._spilled: dict[Any, int] = {}  # video_id -> frames, in first-seen order
 
     def add_frame(
         self,
@@ -230,25 +238,70 @@ class PanopticWriter:
         write_id_png(self.mask_dir / str(video_id) / file_name, ids, self.compress_level)
         stem = Path(file_name).stem
         entry = {"image_id": stem, "file_name": file_name, "segments_info": segments}
-        self._videos.setdefault(video_id, []).append(entry)
         self._sizes.setdefault(video_id, (int(ids.shape[0]), int(ids.shape[1])))
+        if self.kind != "submission":
+            self._videos.setdefault(video_id, []).append(entry)
+            return entry
+        if self._spill is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._spill = open(self._spill_path, "w", encoding="utf-8")  # noqa: SIM115
+        self._spilled[video_id] = self._spilled.get(video_id, 0) + 1
+        line = json.dumps(video_id) + "\t" + json.dumps(entry, separators=(",", ":"))
+        self._spill.write(line + "\n")
         return entry
+
+    def _write_submission(self) -> None:
+        """pred.json streamed from the spilled entries: byte for byte what
+        ``atomic_write_json`` writes for the same object."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+        self.json_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{PRED_JSON}.", suffix=".tmp", dir=self.json_path.parent
+        )
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write('{"annotations":[')
+                for k, vid in enumerate(self._spilled):
+                    out.write(f'{"," if k else ""}{{"video_id":{json.dumps(vid)},"annotations":[')
+                    out.write(",".join(self._entries_of(vid)))
+                    out.write("]}")
+                out.write("]}")
+            os.replace(tmp, self.json_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        finally:
+            self._spill_path.unlink(missing_ok=True)
+
+    def _entries_of(self, video_id: Any) -> Iterator[str]:
+        """The spilled entries of one video, in order (one pass over the file per video when
+        the frames of several videos were interleaved, otherwise one pass in all)."""
+        if not self._spilled.get(video_id) or not self._spill_path.exists():
+            return
+        key = json.dumps(video_id)
+        with open(self._spill_path, encoding="utf-8") as f:
+            for line in f:
+                vid, entry = line.rstrip("\n").split("\t", 1)
+                if vid == key:
+                    yield entry
 
     def close(self) -> Path:
         """Write the JSON (atomically) and return its path."""
-        annotations = [{"video_id": v, "annotations": f} for v, f in self._videos.items()]
         if self.kind == "submission":
-            obj: dict[str, Any] = {"annotations": annotations}
-        else:
-            videos = []
-            for vid, frames in self._videos.items():
-                h, w = self._sizes[vid]
-                images = [
-                    {"id": f["image_id"], "width": w, "height": h, "file_name": f["file_name"]}
-                    for f in frames
-                ]
-                videos.append({"video_id": vid, "images": images})
-            obj = {"videos": videos, "annotations": annotations, "categories": self.categories}
+            self._write_submission()
+            return self.json_path
+        annotations = [{"video_id": v, "annotations": f} for v, f in self._videos.items()]
+        videos = []
+        for vid, frames in self._videos.items():
+            h, w = self._sizes[vid]
+            images = [
+                {"id": f["image_id"], "width": w, "height": h, "file_name": f["file_name"]}
+                for f in frames
+            ]
+            videos.append({"video_id": vid, "images": images})
+        obj = {"videos": videos, "annotations": annotations, "categories": self.categories}
         atomic_write_json(self.json_path, obj)
         return self.json_path
 
