@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import av
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from fuzz import _video_bytes as video_bytes  # noqa: E402
 
 
 def motion_photo(path: Path, frames: int = 58, video=(24, 32), still=(48, 64)) -> Path:
@@ -32,16 +36,7 @@ def motion_photo(path: Path, frames: int = 58, video=(24, 32), still=(48, 64)) -
 
 
 def small_video(path: Path, n: int = 6, size=(24, 32), codec: str = "libx264") -> Path:
-    """`n` frames of moving blocks, in any container PyAV writes (mp4, mkv, webm...)."""
-    h, w = size
-    with av.open(str(path), "w") as out:
-        s = out.add_stream(codec, rate=10)
-        s.height, s.width, s.pix_fmt = h, w, "yuv420p"
-        for i in range(n):
-            rgb = np.full((h, w, 3), 30, np.uint8)
-            rgb[:, (3 * i) % w : (3 * i) % w + 8] = (200, 40, 40)
-            for pkt in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(pkt)
-        for pkt in s.encode():
-            out.mux(pkt)
+    """`n` frames of moving blocks (the fuzz harness's seed video), as mp4, mkv or webm."""
+    fmt = {".mkv": "matroska", ".webm": "webm"}.get(path.suffix.lower(), "mp4")
+    path.write_bytes(video_bytes(fmt, codec, n, size))
     return path
