@@ -98,7 +98,7 @@ class NearOnlineRunner:
     def step(self, clip: Tensor, valid: int) -> ClipPrediction:
         """Segment the next clip (1, T, 3, H, W) of which the first `valid` frames are real."""
         out = run_segmenter(self.model, clip)
-        emb = out.mask_embeddings[0]  # (N, E)
+        emb = out.match_embeddings[0]  # (N, F): what the official code matches on
         state = self.state
         if state.embeddings is None:
             perm = torch.arange(emb.shape[0], device=emb.device)
@@ -194,7 +194,7 @@ class OfflineRunner:
         """Pass 1: segment a clip (1, T, 3, H, W) and keep its queries and embeddings."""
         out = run_segmenter(self.model, clip)
         self._queries.append(out.queries[0].detach())
-        self._embeddings.append(out.mask_embeddings[0].detach())
+        self._embeddings.append(out.match_embeddings[0].detach())
 
     def refine(self) -> RefinedVideo:
         """Align the collected clips and run the cross-clip tracking module."""

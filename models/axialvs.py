@@ -39,9 +39,17 @@ class ClipOutput:
     class_logits: Tensor  # (B, N, C+1), last = void
     mask_logits: Tensor  # (B, N, T, h, w)
     pixel_features: Tensor  # (B, E, T, h, w); unit length along E for Video-kMaX
+    # (B, N, F) what clips are matched on (cosine similarity): the mask embeddings for
+    # Video-kMaX, the decoder's final query features (before its post-norm) for Tube-Link,
+    # as in the official code of each
+    match_embeddings: Tensor | None = None
     aux: list[Prediction] | None = None  # per k-means layer, when `return_aux`
     semantic_logits: Tensor | None = None  # (B, C+1, T, h, w), when `return_aux`
     attention: AxialAttentionMaps | None = None  # when an `attention` request is given
+
+    def __post_init__(self) -> None:
+        if self.match_embeddings is None:
+            self.match_embeddings = self.mask_embeddings
 
 
 class AxialVS(nn.Module):
@@ -119,9 +127,11 @@ class AxialVS(nn.Module):
             s = self.semantic_head(feats)  # (B T) C h w
             semantic = s.view(b, t, *s.shape[1:]).transpose(1, 2)
         final = out.final
+        matching = out.queries if isinstance(self.decoder, Mask2FormerDecoder) else None
         return ClipOutput(
             queries=out.queries,
             mask_embeddings=final.mask_kernels,
+            match_embeddings=final.mask_kernels if matching is None else matching,
             class_logits=final.class_logits,
             mask_logits=final.mask_logits,
             pixel_features=final.pixel_features,

@@ -23,11 +23,11 @@ from .within_clip import WithinClipTracking
 
 
 def _backbone(cfg: BackboneConfig) -> nn.Module:
-    if cfg.name.startswith("convnext_"):
+    if cfg.name.startswith(("convnext_", "convnextv2_")):
         return build_backbone(cfg.name, drop_path=cfg.drop_path)
     if cfg.name == "small":
         return build_backbone(cfg.name, widths=cfg.widths, depths=cfg.depths, norm=cfg.norm)
-    return build_backbone(cfg.name, norm=cfg.norm)
+    return build_backbone(cfg.name, norm=cfg.norm, norm_eps=cfg.norm_eps)
 
 
 def _kmax_parts(
@@ -59,6 +59,7 @@ def _kmax_parts(
         channels=pd.channels,
         heads=pd.heads,
         drop_path=pd.drop_path,
+        corners=pd.corners,
     )
     dc = cfg.decoder
     decoder = KMaXTransformerDecoder(
@@ -71,9 +72,12 @@ def _kmax_parts(
         mask_dim=dc.mask_dim,
         num_classes=cfg.num_classes,
         drop_path=dc.drop_path,
+        stacked_pixel_head=dc.stacked_pixel_head,
     )
     semantic_head = (
-        SemanticHead(channels, cfg.num_classes, channels=dc.dim) if dc.aux_semantic else None
+        SemanticHead(channels, cfg.num_classes, channels=dc.dim, corners=pd.corners)
+        if dc.aux_semantic
+        else None
     )
     return within_clip, pixel_decoder, decoder, semantic_head
 

@@ -42,6 +42,7 @@ class BackboneConfig:
 
     name: str = "resnet50"
     norm: str = "bn"  # bn | frozen_bn | gn (ResNet); ConvNeXt uses LayerNorm
+    norm_eps: float = 1e-5  # ResNet batch norms (the official Video-kMaX ResNet: 1e-3)
     widths: tuple[int, ...] = ()  # "small" backbone only
     depths: tuple[int, ...] = ()  # "small" backbone only
     drop_path: float = 0.0  # ConvNeXt only
@@ -107,8 +108,12 @@ class PixelDecoderConfig:
     channels: tuple[int, ...] = (512, 256, 128, 64)
     heads: int = 8
     drop_path: float = 0.0
+    # whose width's parity aligns the corners of the 2x resizes: "source" as the official
+    # kMaX code (the paper's models, converted checkpoints), "target" (our tiny models)
+    corners: str = "target"
 
     def __post_init__(self) -> None:
+        _check_choice("pixel_decoder.corners", self.corners, ("target", "source"))
         if not len(self.layers) == len(self.blocks) == len(self.channels) == 4:
             raise ConfigError("pixel_decoder.layers/blocks/channels need 4 entries (strides 32..4)")
         for b in self.blocks:
@@ -135,6 +140,10 @@ class DecoderConfig:
     mask_dim: int = 128
     drop_path: float = 0.2
     aux_semantic: bool = True  # auxiliary semantic head (training loss only)
+    # The pixel heads' 5x5 depthwise convs over the T frames stacked into one tall image, as
+    # the official Video-kMaX code (the paper's models and converted checkpoints); False runs
+    # them per frame, so that no frame's border rows see the neighbouring frame.
+    stacked_pixel_head: bool = False
 
     def __post_init__(self) -> None:
         _check_positive("decoder.num_queries", self.num_queries)
@@ -378,14 +387,34 @@ def config_from_dict(data: dict[str, Any]) -> AxialVSConfig:
 
 
 def _r50() -> AxialVSConfig:
-    """The paper's ResNet-50 VPS model (Video-kMaX clip segmenter, VIPSeg, T = 2)."""
-    return AxialVSConfig(name="r50")
+    """The paper's ResNet-50 VPS model (Video-kMaX clip segmenter, VIPSeg, T = 2), computed as
+    the official code does: TensorFlow-style batch-norm eps 1e-3 in the backbone, pixel heads
+    over the stacked frames of a clip."""
+    return AxialVSConfig(
+        name="r50",
+        backbone=BackboneConfig(name="resnet50", norm_eps=1e-3),
+        pixel_decoder=PixelDecoderConfig(corners="source"),
+        decoder=DecoderConfig(stacked_pixel_head=True),
+    )
 
 
 def _convnext_large() -> AxialVSConfig:
     """The paper's ConvNeXt-L VPS model."""
     return AxialVSConfig(
-        name="convnext-large", backbone=BackboneConfig(name="convnext_large", drop_path=0.6)
+        name="convnext-large",
+        backbone=BackboneConfig(name="convnext_large", drop_path=0.6),
+        pixel_decoder=PixelDecoderConfig(corners="source"),
+        decoder=DecoderConfig(stacked_pixel_head=True),
+    )
+
+
+def _convnextv2_large() -> AxialVSConfig:
+    """The paper's ConvNeXt-V2-L VPS model (the strongest VIPSeg entry of the official zoo)."""
+    return AxialVSConfig(
+        name="convnextv2-large",
+        backbone=BackboneConfig(name="convnextv2_large", drop_path=0.3),
+        pixel_decoder=PixelDecoderConfig(corners="source"),
+        decoder=DecoderConfig(stacked_pixel_head=True),
     )
 
 
@@ -470,6 +499,7 @@ PRESETS: dict[str, AxialVSConfig] = {
     "tiny": _tiny(),
     "r50": _r50(),
     "convnext-large": _convnext_large(),
+    "convnextv2-large": _convnextv2_large(),
     "tubelink-tiny": _tubelink_tiny(),
     "tubelink-r50": _tubelink_r50(),
 }

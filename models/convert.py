@@ -74,7 +74,7 @@ def _backbone_family(keys: list[str], variant: str) -> str:
             "only ResNet-50 (and for video-kmax ConvNeXt-L) checkpoints convert"
         )
     if any(k.startswith("backbone.downsample_layers.") for k in keys) and variant == "video-kmax":
-        return "convnext"
+        return "convnextv2" if any(".grn." in k for k in keys) else "convnext"
     if "backbone.stem.conv1.weight" in keys and variant == "video-kmax":
         return "resnet"
     if "backbone.conv1.weight" in keys and variant == "tube-link":
@@ -92,13 +92,15 @@ def infer_config(official: dict[str, Tensor], variant: str) -> AxialVSConfig:
     keys = sorted(official)
     family = _backbone_family(keys, variant)
     if variant == "video-kmax":
-        if family == "convnext":
+        if family.startswith("convnext"):
             dims = _shape(official, "backbone.downsample_layers.0.0.weight")[0]
             if dims != 192:
                 raise CheckpointError(
-                    f"ConvNeXt with {dims} stem channels: only ConvNeXt-L converts"
+                    f"ConvNeXt with {dims} stem channels: only the large (192-channel stem) "
+                    "ConvNeXt and ConvNeXt-V2 models convert"
                 )
-        cfg = get_preset("convnext-large" if family == "convnext" else "r50")
+        preset = {"convnext": "convnext-large", "convnextv2": "convnextv2-large"}
+        cfg = get_preset(preset.get(family, "r50"))
         head = "sem_seg_head.predictor."
         wc = "sem_seg_head.wc_module.within_clip_tracking_module.transformer.encoder."
         blocks = _count(keys, re.escape(wc) + r"spatial_layers\.(\d+)\.")
@@ -168,7 +170,7 @@ def _first_rule(rules: list[Rule], key: str) -> tuple[Rule, dict[str, str]] | No
 
 
 def _family(cfg: AxialVSConfig) -> str:
-    return "convnext" if cfg.backbone.name.startswith("convnext") else "resnet"
+    return "convnext" if cfg.backbone.name.startswith("convnext") else "resnet"  # V2 too
 
 
 def convert_state_dict(

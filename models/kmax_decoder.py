@@ -47,8 +47,11 @@ class Prediction:
 class KMaXPredictor(nn.Module):
     """Class logits of queries and mask logits = query kernels . normalised pixel embeddings."""
 
-    def __init__(self, pixel_channels: int, dim: int, mask_dim: int, num_logits: int) -> None:
+    def __init__(
+        self, pixel_channels: int, dim: int, mask_dim: int, num_logits: int, stacked: bool = False
+    ) -> None:
         super().__init__()
+        self.stacked = stacked
         self.pixel_dw = ConvNorm(
             pixel_channels,
             pixel_channels,
@@ -69,8 +72,20 @@ class KMaXPredictor(nn.Module):
         self.void_bias = void_prior_bias(num_logits)
 
     def pixel_embeddings(self, pixel: Tensor, frames: int) -> Tensor:
-        """pixel: (B*T, C, H, W) -> (B, E, T, H, W) unit-length embeddings (per frame convs)."""
-        x = self.pixel_out(self.pixel_conv(self.pixel_dw(pixel)))
+        """pixel: (B*T, C, H, W) -> (B, E, T, H, W) unit-length embeddings.
+
+        The 5x5 depthwise conv runs per frame, or with `stacked` over the T frames of a clip
+        stacked into one (T*H, W) image, as the official Video-kMaX code does: there the rows
+        within 2 of a seam also see the neighbouring frame's border rows.
+        """
+        if self.stacked and frames > 1:
+            bt, c, h, w = pixel.shape
+            tall = pixel.view(bt // frames, frames, c, h, w).transpose(1, 2)
+            tall = self.pixel_dw(tall.reshape(bt // frames, c, frames * h, w))
+            x = tall.view(bt // frames, c, frames, h, w).transpose(1, 2).reshape(bt, c, h, w)
+        else:
+            x = self.pixel_dw(pixel)
+        x = self.pixel_out(self.pixel_conv(x))
         x = F.normalize(x, p=2, dim=1)
         bt, e, h, w = x.shape
         return x.view(bt // frames, frames, e, h, w).transpose(1, 2)
@@ -117,6 +132,7 @@ class KMaXLayer(nn.Module):
         mask_dim: int,
         num_logits: int,
         drop_path: float = 0.0,
+        stacked: bool = False,
     ) -> None:
         super().__init__()
         self.heads = heads
@@ -132,7 +148,7 @@ class KMaXLayer(nn.Module):
         self.query_conv3 = ConvNorm(self.value_depth, dim, dims=1, norm_init=0.0)
         self.ffn1 = ConvNorm(dim, ffn_dim, act=True, dims=1)
         self.ffn2 = ConvNorm(ffn_dim, dim, dims=1, norm_init=0.0)
-        self.predictor = KMaXPredictor(dim, dim, mask_dim, num_logits)
+        self.predictor = KMaXPredictor(dim, dim, mask_dim, num_logits, stacked)
         self.kmeans_norm = nn.BatchNorm1d(self.value_depth, eps=BN_EPS, momentum=BN_MOMENTUM)
         self.kmeans_conv3 = ConvNorm(self.value_depth, dim, dims=1, norm_init=0.0)
         self.drop_kmeans = DropPath(drop_path)
@@ -186,6 +202,8 @@ class KMaXTransformerDecoder(nn.Module):
         num_queries, dim, heads, ffn_dim, mask_dim: query count and widths.
         num_classes: classes without void.
         drop_path: stochastic depth of the query updates.
+        stacked_pixel_head: run the pixel heads' 5x5 depthwise convs over the frames of a
+            clip stacked into one tall image (the official code) instead of per frame.
     """
 
     def __init__(
@@ -200,19 +218,31 @@ class KMaXTransformerDecoder(nn.Module):
         mask_dim: int,
         num_classes: int,
         drop_path: float = 0.0,
+        stacked_pixel_head: bool = False,
     ) -> None:
         super().__init__()
         num_logits = num_classes + 1
         self.layer_stride_index = [i for i, n in enumerate(layers) for _ in range(n)]
         self.layers = nn.ModuleList(
-            KMaXLayer(pixel_channels[i], dim, heads, ffn_dim, mask_dim, num_logits, drop_path)
+            KMaXLayer(
+                pixel_channels[i],
+                dim,
+                heads,
+                ffn_dim,
+                mask_dim,
+                num_logits,
+                drop_path,
+                stacked=stacked_pixel_head,
+            )
             for i in self.layer_stride_index
         )
         self.cluster_centers = nn.Parameter(torch.empty(dim, num_queries))  # (D, N)
         trunc_normal_(self.cluster_centers, std=1.0)
         self.class_proj = ConvNorm(dim, dim, act=True, dims=1)
         self.mask_proj = ConvNorm(dim, dim, act=True, dims=1)
-        self.predictor = KMaXPredictor(pixel_channels[3], dim, mask_dim, num_logits)
+        self.predictor = KMaXPredictor(
+            pixel_channels[3], dim, mask_dim, num_logits, stacked_pixel_head
+        )
 
     def forward(
         self, multi_scale: list[Tensor], pixel: Tensor, frames: int, return_aux: bool = False

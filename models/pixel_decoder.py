@@ -19,8 +19,11 @@ LEVELS_TOP_DOWN = ("res5", "res4", "res3", "res2")
 class ResizedFuse(nn.Module):
     """Project a coarse and a fine map to `out_channels`, upsample the coarse one, add."""
 
-    def __init__(self, low_channels: int, high_channels: int, out_channels: int) -> None:
+    def __init__(
+        self, low_channels: int, high_channels: int, out_channels: int, corners: str = "target"
+    ) -> None:
         super().__init__()
+        self.corners = corners
         self.low_proj = (
             ConvNorm(low_channels, out_channels) if low_channels != out_channels else None
         )
@@ -32,7 +35,7 @@ class ResizedFuse(nn.Module):
         """low: (N, C_low, h, w), high: (N, C_high, H, W) -> (N, C_out, H, W)."""
         if self.low_proj is not None:
             low = self.low_proj(nn.functional.gelu(low))
-        low = resize_like(low, high.shape[-2:])
+        low = resize_like(low, high.shape[-2:], self.corners)
         if self.high_proj is not None:
             high = self.high_proj(nn.functional.gelu(high))
         return low + high
@@ -53,6 +56,8 @@ class KMaXPixelDecoder(nn.Module):
         channels: base filters per stage (a stage outputs 4x this).
         heads: heads of the axial attention.
         drop_path: stochastic depth of every block.
+        corners: which width's parity aligns the corners of the 2x resizes: "target" or
+            "source" (the official kMaX code; see `resize_like`).
     """
 
     def __init__(
@@ -64,6 +69,7 @@ class KMaXPixelDecoder(nn.Module):
         channels: tuple[int, ...],
         heads: int,
         drop_path: float = 0.0,
+        corners: str = "target",
     ) -> None:
         super().__init__()
         ins = [in_channels[level] for level in LEVELS_TOP_DOWN]
@@ -81,7 +87,7 @@ class KMaXPixelDecoder(nn.Module):
                 )
             )
             if i > 0:
-                self.fuses.append(ResizedFuse(4 * channels[i - 1], ins[i], c))
+                self.fuses.append(ResizedFuse(4 * channels[i - 1], ins[i], c, corners))
         self.out_channels = tuple(4 * c for c in channels)
 
     def forward(self, features: dict[str, Tensor]) -> PixelDecoderOutput:

@@ -35,8 +35,15 @@ class ASPP(nn.Module):
 class SemanticHead(nn.Module):
     """Per-frame semantic logits at stride 4 from backbone features at strides 32, 8, 4."""
 
-    def __init__(self, in_channels: dict[str, int], num_classes: int, channels: int = 256) -> None:
+    def __init__(
+        self,
+        in_channels: dict[str, int],
+        num_classes: int,
+        channels: int = 256,
+        corners: str = "target",
+    ) -> None:
         super().__init__()
+        self.corners = corners
         low8, low4 = channels // 4, channels // 8
         self.aspp = ASPP(in_channels["res5"], channels, (6, 12, 18))
         self.proj8 = ConvNorm(in_channels["res3"], low8, act=True)
@@ -76,8 +83,10 @@ class SemanticHead(nn.Module):
     def forward(self, features: dict[str, Tensor]) -> Tensor:
         """features: res2, res3, res5 of shape (B*T, C, H, W) -> (B*T, C+1, H/4, W/4)."""
         x = self.aspp(features["res5"])
+        # "source": both resizes align by the stride-32 width's parity, as the official head
+        width = x.shape[-1] if self.corners == "source" else None
         low = self.proj8(features["res3"])
-        x = self.fuse8(torch.cat([resize_like(x, low.shape[-2:]), low], dim=1))
+        x = self.fuse8(torch.cat([resize_like(x, low.shape[-2:], width=width), low], dim=1))
         low = self.proj4(features["res2"])
-        x = self.fuse4(torch.cat([resize_like(x, low.shape[-2:]), low], dim=1))
+        x = self.fuse4(torch.cat([resize_like(x, low.shape[-2:], width=width), low], dim=1))
         return self.classifier(self.head(x))

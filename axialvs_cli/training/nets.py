@@ -83,7 +83,7 @@ class VideoStage(nn.Module):
         for k in range(length // t):
             out = self.model.forward_clip(frames[:, k * t : (k + 1) * t])
             queries.append(out.queries)
-            embeddings.append(out.mask_embeddings)
+            embeddings.append(out.match_embeddings)
             pixels.append(out.pixel_features)
         q = torch.stack(queries, 1)  # B K N D
         e = torch.stack(embeddings, 1)  # B K N E

@@ -56,7 +56,7 @@ def predict(
         prev = None
         for clip in clips:
             o = model.forward_clip(clip)
-            emb = o.mask_embeddings[0]
+            emb = o.match_embeddings[0]
             perm = (
                 torch.arange(emb.shape[0], device=device)
                 if prev is None
@@ -69,7 +69,7 @@ def predict(
     for clip in clips:
         o = model.forward_clip(clip)
         queries.append(o.queries[0])
-        embeddings.append(o.mask_embeddings[0])
+        embeddings.append(o.match_embeddings[0])
     perms = align_clips(torch.stack(embeddings))  # K N
     aligned = torch.stack([q[p] for q, p in zip(queries, perms, strict=True)])[None]
     ref = model.refine(aligned)

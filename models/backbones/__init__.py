@@ -18,8 +18,9 @@ from .small import SmallBackbone
 
 # name -> options it accepts
 _OPTIONS: dict[str, tuple[str, ...]] = {
-    **{name: ("norm", "freeze_at") for name in RESNET_SPECS},
+    **{name: ("norm", "freeze_at", "norm_eps") for name in RESNET_SPECS},
     **{f"convnext_{size}": ("drop_path", "layer_scale") for size in CONVNEXT_SPECS},
+    **{f"convnextv2_{size}": ("drop_path",) for size in CONVNEXT_SPECS},
     "small": ("widths", "depths", "norm"),
 }
 BACKBONES: tuple[str, ...] = tuple(_OPTIONS)
@@ -29,8 +30,9 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
     """Build the backbone called `name` (one of `BACKBONES`).
 
     Options by family (a value of None or () means "use the default"):
-        resnet18/34/50/101: norm ("bn" | "frozen_bn" | "gn"), freeze_at (0..5).
+        resnet18/34/50/101: norm ("bn" | "frozen_bn" | "gn"), freeze_at (0..5), norm_eps.
         convnext_tiny/small/base/large: drop_path, layer_scale.
+        convnextv2_tiny/small/base/large (GRN, no layer scale): drop_path.
         small: widths, depths (4 each), norm.
 
     Raises:
@@ -51,6 +53,8 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
         return ResNet(depth=int(name.removeprefix("resnet")), **given)
     if name.startswith("convnext_"):
         return convnext(name.removeprefix("convnext_"), **given)
+    if name.startswith("convnextv2_"):
+        return convnext(name.removeprefix("convnextv2_"), v2=True, **given)
     return SmallBackbone(**given)
 
 

@@ -1,4 +1,7 @@
-"""ConvNeXt (tiny / small / base / large) feature extractors.
+"""ConvNeXt and ConvNeXt-V2 (tiny / small / base / large) feature extractors.
+
+ConvNeXt-V2 blocks have no layer scale (`gamma`) and a global response normalisation after
+the GELU (`grn.gamma`, `grn.beta`, each (1, 1, 1, 4 * dim), as the official ConvNeXt-V2 code).
 
 State-dict keys follow the official ConvNeXt layout as used by kMaX-DeepLab:
 `downsample_layers.0` = (4x4 stride-4 conv, channels-first LayerNorm), `downsample_layers.i`
@@ -32,25 +35,46 @@ CONVNEXT_SPECS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
+class GlobalResponseNorm(nn.Module):
+    """ConvNeXt-V2's GRN on channels-last (B, H, W, C): each channel's L2 norm over the image,
+    divided by its mean over channels, rescales the input; `gamma`, `beta` start at zero."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1, 1, 1, dim))
+        self.beta = nn.Parameter(torch.zeros(1, 1, 1, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        g = torch.norm(x, p=2, dim=(1, 2), keepdim=True)  # (B, 1, 1, C)
+        n = g / (g.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.gamma * (x * n) + self.beta + x
+
+
 class ConvNeXtBlock(nn.Module):
     """7x7 depthwise conv -> LayerNorm -> Linear 4x -> GELU -> Linear -> layer scale, residual.
 
     Input and output: (B, dim, H, W).
     """
 
-    def __init__(self, *, dim: int, drop_path: float = 0.0, layer_scale: float = 1e-6) -> None:
+    def __init__(
+        self, *, dim: int, drop_path: float = 0.0, layer_scale: float = 1e-6, grn: bool = False
+    ) -> None:
         super().__init__()
         self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, 4 * dim)
         self.act = nn.GELU()
+        self.grn = GlobalResponseNorm(4 * dim) if grn else None
         self.pwconv2 = nn.Linear(4 * dim, dim)
         self.gamma = nn.Parameter(torch.full((dim,), layer_scale)) if layer_scale > 0 else None
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.dwconv(x).permute(0, 2, 3, 1)  # (B, H, W, C)
-        y = self.pwconv2(self.act(self.pwconv1(self.norm(y))))  # (B, H, W, C)
+        y = self.act(self.pwconv1(self.norm(y)))  # (B, H, W, 4C)
+        if self.grn is not None:
+            y = self.grn(y)
+        y = self.pwconv2(y)  # (B, H, W, C)
         if self.gamma is not None:
             y = y * self.gamma
         return x + self.drop_path(y.permute(0, 3, 1, 2))  # (B, C, H, W)
@@ -65,6 +89,7 @@ class ConvNeXt(nn.Module):
         drop_path: stochastic-depth rate of the last block; it grows linearly from 0 over
             all blocks.
         layer_scale: initial value of the per-channel `gamma` (0 disables it).
+        grn: ConvNeXt-V2 blocks (global response norm; use with layer_scale=0).
 
     Attributes:
         out_channels: {"res2": dims[0], ..., "res5": dims[3]}.
@@ -78,6 +103,7 @@ class ConvNeXt(nn.Module):
         dims: tuple[int, ...] = (96, 192, 384, 768),
         drop_path: float = 0.0,
         layer_scale: float = 1e-6,
+        grn: bool = False,
     ) -> None:
         super().__init__()
         if len(depths) != 4 or len(dims) != 4:
@@ -101,7 +127,10 @@ class ConvNeXt(nn.Module):
                 nn.Sequential(
                     *(
                         ConvNeXtBlock(
-                            dim=dims[i], drop_path=rates[first + j], layer_scale=layer_scale
+                            dim=dims[i],
+                            drop_path=rates[first + j],
+                            layer_scale=layer_scale,
+                            grn=grn,
                         )
                         for j in range(count)
                     )
@@ -133,11 +162,16 @@ class ConvNeXt(nn.Module):
         return out
 
 
-def convnext(size: str, *, drop_path: float = 0.0, layer_scale: float = 1e-6) -> ConvNeXt:
-    """ConvNeXt of a named `size`: tiny, small, base or large."""
+def convnext(
+    size: str, *, drop_path: float = 0.0, layer_scale: float = 1e-6, v2: bool = False
+) -> ConvNeXt:
+    """ConvNeXt (or with `v2` ConvNeXt-V2, which has GRN and no layer scale) of a named
+    `size`: tiny, small, base or large."""
     if size not in CONVNEXT_SPECS:
         raise ConfigError(
             f"ConvNeXt size {size!r} is not available; choose one of {', '.join(CONVNEXT_SPECS)}"
         )
     depths, dims = CONVNEXT_SPECS[size]
+    if v2:
+        return ConvNeXt(depths=depths, dims=dims, drop_path=drop_path, layer_scale=0.0, grn=True)
     return ConvNeXt(depths=depths, dims=dims, drop_path=drop_path, layer_scale=layer_scale)

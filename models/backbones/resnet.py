@@ -60,16 +60,16 @@ def check_norm(norm: str) -> None:
         raise ConfigError(f"norm={norm!r} is not valid; choose one of {', '.join(NORMS)}")
 
 
-def make_norm(norm: str, channels: int) -> nn.Module:
-    """A 2-D normalisation layer over `channels`.
+def make_norm(norm: str, channels: int, eps: float = 1e-5) -> nn.Module:
+    """A 2-D normalisation layer over `channels`; `eps` for the batch norms.
 
     "gn" uses 32 groups when `channels` allows it, else gcd(32, channels) groups.
     """
     check_norm(norm)
     if norm == "bn":
-        return nn.BatchNorm2d(channels)
+        return nn.BatchNorm2d(channels, eps=eps)
     if norm == "frozen_bn":
-        return FrozenBatchNorm2d(channels)
+        return FrozenBatchNorm2d(channels, eps=eps)
     return nn.GroupNorm(math.gcd(32, channels), channels)
 
 
@@ -82,14 +82,16 @@ class BasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, *, c_in: int, planes: int, stride: int = 1, norm: str = "bn") -> None:
+    def __init__(
+        self, *, c_in: int, planes: int, stride: int = 1, norm: str = "bn", eps: float = 1e-5
+    ) -> None:
         super().__init__()
         self.conv1 = _conv(c_in, planes, 3, stride)
-        self.bn1 = make_norm(norm, planes)
+        self.bn1 = make_norm(norm, planes, eps)
         self.conv2 = _conv(planes, planes, 3)
-        self.bn2 = make_norm(norm, planes)
+        self.bn2 = make_norm(norm, planes, eps)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(c_in, planes, stride, norm)
+        self.downsample = _shortcut(c_in, planes, stride, norm, eps)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -106,17 +108,19 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, *, c_in: int, planes: int, stride: int = 1, norm: str = "bn") -> None:
+    def __init__(
+        self, *, c_in: int, planes: int, stride: int = 1, norm: str = "bn", eps: float = 1e-5
+    ) -> None:
         super().__init__()
         c_out = planes * self.expansion
         self.conv1 = _conv(c_in, planes, 1)
-        self.bn1 = make_norm(norm, planes)
+        self.bn1 = make_norm(norm, planes, eps)
         self.conv2 = _conv(planes, planes, 3, stride)
-        self.bn2 = make_norm(norm, planes)
+        self.bn2 = make_norm(norm, planes, eps)
         self.conv3 = _conv(planes, c_out, 1)
-        self.bn3 = make_norm(norm, c_out)
+        self.bn3 = make_norm(norm, c_out, eps)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = _shortcut(c_in, c_out, stride, norm)
+        self.downsample = _shortcut(c_in, c_out, stride, norm, eps)
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -126,11 +130,13 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-def _shortcut(c_in: int, c_out: int, stride: int, norm: str) -> nn.Sequential | None:
+def _shortcut(
+    c_in: int, c_out: int, stride: int, norm: str, eps: float
+) -> nn.Sequential | None:
     """1x1 projection (`downsample.0`) + norm (`downsample.1`) when the shape changes."""
     if stride == 1 and c_in == c_out:
         return None
-    return nn.Sequential(_conv(c_in, c_out, 1, stride), make_norm(norm, c_out))
+    return nn.Sequential(_conv(c_in, c_out, 1, stride), make_norm(norm, c_out, eps))
 
 
 # name -> (block type, blocks per stage)
@@ -152,6 +158,8 @@ class ResNet(nn.Module):
         freeze_at: 0 trains everything; k >= 1 freezes the stem (k = 1) and also the first
             k - 1 stages (k = 2..5): their parameters get `requires_grad=False` and their
             BatchNorm layers stay in eval mode.
+        norm_eps: epsilon of the batch norms (1e-5 as torchvision; the official Video-kMaX
+            ResNet uses the TensorFlow value 1e-3).
 
     Attributes:
         out_channels: {"res2": 256, "res3": 512, "res4": 1024, "res5": 2048} for 50/101
@@ -159,7 +167,9 @@ class ResNet(nn.Module):
         out_strides: {"res2": 4, "res3": 8, "res4": 16, "res5": 32}.
     """
 
-    def __init__(self, *, depth: int = 50, norm: str = "bn", freeze_at: int = 0) -> None:
+    def __init__(
+        self, *, depth: int = 50, norm: str = "bn", freeze_at: int = 0, norm_eps: float = 1e-5
+    ) -> None:
         super().__init__()
         name = f"resnet{depth}"
         if name not in RESNET_SPECS:
@@ -173,7 +183,7 @@ class ResNet(nn.Module):
         self.freeze_at = freeze_at
 
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = make_norm(norm, 64)
+        self.bn1 = make_norm(norm, 64, norm_eps)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
@@ -185,7 +195,13 @@ class ResNet(nn.Module):
             blocks = []
             for b in range(count):
                 blocks.append(
-                    block(c_in=c_in, planes=planes, stride=stride if b == 0 else 1, norm=norm)
+                    block(
+                        c_in=c_in,
+                        planes=planes,
+                        stride=stride if b == 0 else 1,
+                        norm=norm,
+                        eps=norm_eps,
+                    )
                 )
                 c_in = planes * block.expansion
             self.add_module(f"layer{index + 1}", nn.Sequential(*blocks))

@@ -114,15 +114,24 @@ class DropPath(nn.Module):
         return x * x.new_empty(shape).bernoulli_(keep) / keep
 
 
-def resize_like(x: Tensor, size: tuple[int, int]) -> Tensor:
+CORNER_RULES = ("target", "source")
+
+
+def resize_like(
+    x: Tensor, size: tuple[int, int], corners: str = "target", width: int | None = None
+) -> Tensor:
     """Bilinear resize of (B, C, H, W) to `size`.
 
-    Corners are aligned when the target width is odd, as kMaX does: its sizes are 32k + 1,
-    where aligned corners make each 2x step exact.
+    Corners are aligned when a width is odd: the target width (`corners="target"`), or, as the
+    official kMaX code does, the source width (`"source"`; `width` overrides which width).
+    At input sizes 32k + 1 with k even both agree; with k odd the stride-32 width k + 1 is
+    even and the rules differ.
     """
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=size[-1] % 2 == 1)
+    if width is None:
+        width = size[-1] if corners == "target" else x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=width % 2 == 1)
 
 
 def group_norm(channels: int, groups: int = 32) -> nn.GroupNorm:
