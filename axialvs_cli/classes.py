@@ -17,12 +17,14 @@ TABLES = {
     "ytvis2021": "classes_ytvis2021.json",
     "ytvis2022": "classes_ytvis2021.json",  # the 2022 challenge uses the 2021 classes
     "ovis": "classes_ovis.json",
+    "coco-panoptic": "classes_coco_panoptic.json",
 }
 # (variant, number of classes) -> the table its official checkpoints were trained with
 DEFAULT_TABLES = {
     ("video-kmax", 124): "vipseg",
     ("tube-link", 40): "ytvis2021",
     ("tube-link", 25): "ovis",
+    ("video-kmax", 133): "coco-panoptic",  # the COCO kMaX-DeepLab initialisations
 }
 
 

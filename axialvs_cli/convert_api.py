@@ -17,11 +17,12 @@ from models.convert import (
     ConversionReport,
     convert_state_dict,
     infer_config,
+    official_clip_length,
     read_official_checkpoint,
 )
 from models.weights import load_state_dict_strict, save_checkpoint
 
-from .classes import default_table, load_table
+from .classes import TABLES, default_table, load_table
 from .errors import InputError, OutputExistsError
 
 TASKS = {"video-kmax": "vps", "tube-link": "vis"}
@@ -43,7 +44,35 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _norm_name(name: Any) -> str:
+    return str(name).strip().lower().replace(" ", "_")
+
+
+def _table_from_names(variant: str, names: list[Any]) -> dict | None:
+    """The shipped table whose names are `names` (in order), or None."""
+    wanted = [_norm_name(n) for n in names]
+    for name in TABLES:
+        data = load_table(name)
+        if [_norm_name(c["name"]) for c in data["categories"]] == wanted:
+            return {"table": name, "dataset": data["dataset"], "categories": data["categories"]}
+    return None
+
+
 def _classes(variant: str, num_classes: int, table: str | None, official_names: Any) -> dict:
+    names = list(official_names) if isinstance(official_names, (list, tuple)) else None
+    if table is None and names is not None and len(names) == num_classes:
+        known = _table_from_names(variant, names)
+        if known is not None:
+            return known
+        if variant == "tube-link":  # a VIS model of another data set: its own class list
+            categories = [
+                {"id": i + 1, "name": str(n), "isthing": True} for i, n in enumerate(names)
+            ]
+            return {
+                "table": "checkpoint",
+                "dataset": "the checkpoint's CLASSES",
+                "categories": categories,
+            }
     name = table or default_table(variant, num_classes)
     if name is None:
         raise InputError(
@@ -79,6 +108,7 @@ def convert_checkpoint(
         raise OutputExistsError(f"{output} exists; pass --force to replace it")
     official, file_meta = read_official_checkpoint(source)
     cfg = infer_config({k.removeprefix("module."): v for k, v in official.items()}, variant)
+    clip_length = clip_length or official_clip_length(file_meta)
     if clip_length is not None:
         cfg = cfg.replace(clip_length=clip_length)
     state, report = convert_state_dict(official, variant, config=cfg)

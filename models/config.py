@@ -45,7 +45,8 @@ class BackboneConfig:
     norm_eps: float = 1e-5  # ResNet batch norms (the official Video-kMaX ResNet: 1e-3)
     widths: tuple[int, ...] = ()  # "small" backbone only
     depths: tuple[int, ...] = ()  # "small" backbone only
-    drop_path: float = 0.0  # ConvNeXt only
+    drop_path: float = 0.0  # ConvNeXt and Swin only
+    window: int = 0  # Swin only: window size (0: the size's default, 7 or 12)
 
 
 @dataclass(frozen=True)
@@ -466,6 +467,17 @@ def _tubelink_r50() -> AxialVSConfig:
     )
 
 
+def _tubelink_swin_large() -> AxialVSConfig:
+    """The paper's Swin-L VIS model: Tube-Link with a Swin-L backbone (window 12, mmdetection
+    layout), otherwise as `tubelink-r50`; the official configs run clips of 6 frames."""
+    return dataclasses.replace(
+        _tubelink_r50(),
+        name="tubelink-swin-large",
+        clip_length=6,
+        backbone=BackboneConfig(name="swin_large", drop_path=0.3),
+    )
+
+
 def _tubelink_tiny() -> AxialVSConfig:
     """The Tube-Link variant at CPU size, for tests and synthetic data."""
     return AxialVSConfig(
@@ -502,6 +514,7 @@ PRESETS: dict[str, AxialVSConfig] = {
     "convnextv2-large": _convnextv2_large(),
     "tubelink-tiny": _tubelink_tiny(),
     "tubelink-r50": _tubelink_r50(),
+    "tubelink-swin-large": _tubelink_swin_large(),
 }
 
 

@@ -69,9 +69,12 @@ def _shape(sd: dict[str, Tensor], key: str) -> tuple[int, ...]:
 
 def _backbone_family(keys: list[str], variant: str) -> str:
     if any(k.startswith("backbone.patch_embed.") for k in keys):
+        if variant == "tube-link" and "backbone.patch_embed.projection.weight" in keys:
+            return "swin"
         raise CheckpointError(
-            "this checkpoint has a Swin backbone, which axialvs does not implement; "
-            "only ResNet-50 (and for video-kmax ConvNeXt-L) checkpoints convert"
+            "this checkpoint has a Swin backbone in a layout axialvs does not convert; "
+            "Swin converts for --variant tube-link in mmdetection's layout "
+            "(backbone.patch_embed.projection.*, backbone.stages.N.blocks.M.attn.w_msa.*)"
         )
     if any(k.startswith("backbone.downsample_layers.") for k in keys) and variant == "video-kmax":
         return "convnextv2" if any(".grn." in k for k in keys) else "convnext"
@@ -126,19 +129,45 @@ def infer_config(official: dict[str, Tensor], variant: str) -> AxialVSConfig:
                 ),
             },
         )
-    cfg = get_preset("tubelink-r50")
-    depth = {6: "resnet50", 23: "resnet101"}.get(_count(keys, r"backbone\.layer3\.(\d+)\."))
-    if depth is None:
-        raise CheckpointError("unrecognised ResNet depth: only ResNet-50 / 101 checkpoints convert")
+    if family == "swin":
+        cfg = get_preset("tubelink-swin-large")
+        dims = _shape(official, "backbone.patch_embed.projection.weight")[0]
+        depths = tuple(_count(keys, rf"backbone\.stages\.{i}\.blocks\.(\d+)\.") for i in range(4))
+        sizes = {
+            (96, (2, 2, 6, 2)): "tiny",
+            (96, (2, 2, 18, 2)): "small",
+            (128, (2, 2, 18, 2)): "base",
+            (192, (2, 2, 18, 2)): "large",
+        }
+        size = sizes.get((dims, depths))
+        if size is None:
+            raise CheckpointError(
+                f"unrecognised Swin ({dims} channels, depths {depths}): Swin-T/S/B/L convert"
+            )
+        table = _shape(
+            official, "backbone.stages.0.blocks.0.attn.w_msa.relative_position_bias_table"
+        )
+        window = (int(round(table[0] ** 0.5)) + 1) // 2
+        backbone = {"name": f"swin_{size}", "window": window}
+        name = f"tubelink-swin-{size}-official"
+    else:
+        cfg = get_preset("tubelink-r50")
+        depth = {6: "resnet50", 23: "resnet101"}.get(_count(keys, r"backbone\.layer3\.(\d+)\."))
+        if depth is None:
+            raise CheckpointError(
+                "unrecognised ResNet depth: only ResNet-50 / 101 checkpoints convert"
+            )
+        backbone = {"name": depth}
+        name = "tubelink-r50-official" if depth == "resnet50" else "tubelink-r101-official"
     enc = "panoptic_head.pixel_decoder.encoder.layers."
     temporal = _count(
         keys, re.escape(enc) + r"0\.attentions\.0\.temporal_layer\.temporal_layers\.(\d+)\."
     )
     cc_layers = _count(keys, r"panoptic_head\.conv_norms\.(\d+)\.")
     return cfg.replace(
-        name="tubelink-r50-official" if depth == "resnet50" else "tubelink-r101-official",
+        name=name,
         num_classes=_shape(official, "panoptic_head.cls_embed.weight")[0] - 1,
-        backbone={"name": depth},
+        backbone=backbone,
         within_clip={
             "enabled": temporal > 0,
             "num_blocks": _count(keys, re.escape(enc) + r"(\d+)\."),
@@ -151,6 +180,20 @@ def infer_config(official: dict[str, Tensor], variant: str) -> AxialVSConfig:
         },
         cross_clip={"enabled": cc_layers > 0, "num_layers": max(cc_layers, 1)},
     )
+
+
+def official_clip_length(meta: dict[str, Any]) -> int | None:
+    """Frames per clip at test time from an mmdetection file's `meta["config"]` (the config
+    text: `test_num_frames=5` for the YouTube-VIS R50 near-online model, 3 for the offline one,
+    which refines 9 frames as 3 clips, 4 for OVIS); None when the file does not say."""
+    text = meta.get("config") if isinstance(meta, dict) else None
+    if not isinstance(text, str):
+        return None
+    found = re.findall(r"\btest_num_frames\s*=\s*(\d+)", text)
+    if not found or len(set(found)) != 1:
+        return None  # absent, or set to different values in different places
+    value = int(found[0])
+    return value if 1 <= value <= 64 else None
 
 
 def _model_shapes(cfg: AxialVSConfig) -> dict[str, tuple[int, ...]]:
@@ -170,6 +213,8 @@ def _first_rule(rules: list[Rule], key: str) -> tuple[Rule, dict[str, str]] | No
 
 
 def _family(cfg: AxialVSConfig) -> str:
+    if cfg.backbone.name.startswith("swin_"):
+        return "swin"
     return "convnext" if cfg.backbone.name.startswith("convnext") else "resnet"  # V2 too
 
 

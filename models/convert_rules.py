@@ -20,8 +20,8 @@ VARIANTS = ("video-kmax", "tube-link")
 
 @dataclass(frozen=True)
 class Rule:
-    """official -> ours (empty: dropped because of `reason`); `note` says where the two
-    implementations compute differently with the same weights."""
+    """official -> ours (empty: dropped because of `reason`); `note` names the config option
+    that makes the computation the official one, or what else to know about the row."""
 
     official: str
     ours: tuple[str, ...] = ()
@@ -60,7 +60,7 @@ def _drop(official: str, reason: str) -> Rule:
     return Rule(official, (), reason=reason)
 
 
-BN_EPS_NOTE = "official BN eps 1e-3 (TF style); ours 1e-5"
+BN_EPS_NOTE = "BN eps 1e-3 (TF style) as official: `backbone.norm_eps`"
 
 # ------------------------------------------------------------------------------------------
 # MaXTron_Video-kMaX (detectron2).
@@ -114,6 +114,8 @@ _KMAX_LAYER = {  # official kMaXTransformerLayer part -> ours
     "_kmeans_query_batch_norm_retrieved_value.{p}": "kmeans_norm.{p}",
     "_kmeans_query_conv3_bn.{tail}": "kmeans_conv3.{tail}",
     **{f"_predictor.{k}": f"predictor.{v}" for k, v in _KMAX_PREDICTOR.items()},
+    # the COCO kMaX-DeepLab checkpoints spell the layers' predictor this way
+    **{f"_predcitor.{k}": f"predictor.{v}" for k, v in _KMAX_PREDICTOR.items()},
 }
 _AXIAL_BLOCK = {  # official SingleBlock part -> ours (DecoderBlock)
     "_conv1_bn_act.{tail}": "conv1.{tail}",
@@ -159,8 +161,12 @@ _TEMPORAL_ASPP = {  # official cross-clip layer parts (both code bases) -> ours
     "conv_norms.{i}.{p}": "layers.{i}.aspp_norm.{p}",
 }
 
-RESIZE_NOTE = "resize corners aligned by the target width's parity (official: source width's)"
-STACK_NOTE = "pixel-head convs run per frame (official: on the frames stacked as one image)"
+RESIZE_NOTE = (
+    "resize corners aligned by the source width's parity, as official: `pixel_decoder.corners`"
+)
+STACK_NOTE = (
+    "5x5 conv over the frames stacked as one image, as official: `decoder.stacked_pixel_head`"
+)
 
 VIDEO_KMAX_HEAD: list[Rule] = [
     _map(_WC + "input_proj.{i}.{j}.{p}", "within_clip.input_proj.{i}.{j}.{p}"),
@@ -180,7 +186,9 @@ VIDEO_KMAX_HEAD: list[Rule] = [
         _map(
             _PD + "_stages.{s}._blocks.{b}." + src,
             "pixel_decoder.stages.{s}.{b}." + dst,
-            note="relative positions for the actual size, clipped at ±254" if "rpe" in src else "",
+            note="relative positions of the actual size (the official table at its trained size)"
+            if "rpe" in src
+            else "",
         )
         for src, dst in _AXIAL_BLOCK.items()
     ),
@@ -196,7 +204,7 @@ VIDEO_KMAX_HEAD: list[Rule] = [
         _map(
             _TD + "_kmax_transformer_layers.{i}." + src,
             "decoder.layers.{i}." + dst,
-            note=STACK_NOTE if src.startswith("_predictor._pixel") else "",
+            note=STACK_NOTE if src.startswith(("_predictor._pixel", "_predcitor._pixel")) else "",
         )
         for src, dst in _KMAX_LAYER.items()
     ),
@@ -220,7 +228,7 @@ VIDEO_KMAX_HEAD: list[Rule] = [
     _map(
         _CC + "_predictor._transformer_class_activation_head.conv.{p}",
         "cross_clip.clip_weight_head.{p}",
-        note="softmax over the clips of each video (official: over all clips in the batch)",
+        note="softmax over the clips of the video (official: of the batch, which is one video)",
     ),
     _map(_CC + "_predictor._pixel_space_mask_batch_norm.{p}", "cross_clip.mask_norm.{p}"),
     _drop("criterion.{tail}", "loss-function state (class weights), not part of the network"),
@@ -234,6 +242,16 @@ VIDEO_KMAX_HEAD: list[Rule] = [
 MMDET_RESNET = [
     _drop("backbone.{tail}.num_batches_tracked", "frozen batch norm (norm_eval) keeps no counter"),
     _map("backbone.{tail}", "backbone.{tail}", note="torchvision layout; BN frozen in both"),
+]
+
+SWIN_BACKBONE = [
+    _map("backbone.patch_embed.{tail}", "backbone.patch_embed.{tail}"),
+    _map(
+        "backbone.stages.{tail}",
+        "backbone.stages.{tail}",
+        note="mmdetection SwinTransformer layout",
+    ),
+    _map("backbone.norm{i}.{p}", "backbone.norm{i}.{p}"),
 ]
 
 _PX = "panoptic_head.pixel_decoder."
@@ -286,12 +304,12 @@ TUBE_LINK_HEAD: list[Rule] = [
 
 def rules_for(variant: str, backbone: str) -> list[Rule]:
     """The rule list of a variant ("video-kmax" | "tube-link") and backbone family
-    ("resnet" | "convnext")."""
+    ("resnet" | "convnext", which covers ConvNeXt-V2 | "swin")."""
     if variant == "video-kmax":
         return (
             _detectron2_resnet() if backbone == "resnet" else CONVNEXT_BACKBONE
         ) + VIDEO_KMAX_HEAD
-    return MMDET_RESNET + TUBE_LINK_HEAD
+    return (SWIN_BACKBONE if backbone == "swin" else MMDET_RESNET) + TUBE_LINK_HEAD
 
 
 def markdown_table(rules: list[Rule]) -> str:

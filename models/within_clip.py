@@ -114,7 +114,11 @@ class WithinClipTracking(nn.Module):
             for lv in self.levels
         )
         self.level_embed_2d = nn.Parameter(torch.empty(len(self.levels), dim))
-        self.level_embed_3d = nn.Parameter(torch.empty(max(1, len(self.temporal_levels)), dim))
+        temporal = temporal_layers > 0 and temporal_attention != "none"
+        # only with temporal layers (a file without them, e.g. an image model, has none)
+        self.level_embed_3d = (
+            nn.Parameter(torch.empty(max(1, len(self.temporal_levels)), dim)) if temporal else None
+        )
         self.pos_2d = PositionEmbeddingSine(dim // 2, normalize=True)
         self.pos_3d = PositionEmbeddingSine3D(dim // 2, normalize=True)
         self.blocks = nn.ModuleList(
@@ -145,7 +149,13 @@ class WithinClipTracking(nn.Module):
             nn.init.xavier_uniform_(proj[0].weight)
             nn.init.zeros_(proj[0].bias)
         nn.init.normal_(self.level_embed_2d)
-        nn.init.normal_(self.level_embed_3d)
+        if self.level_embed_3d is not None:
+            nn.init.normal_(self.level_embed_3d)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[override]
+        if self.level_embed_3d is None:  # older checkpoints kept it without temporal layers
+            state_dict.pop(prefix + "level_embed_3d", None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _resolve(self, request: AttentionRequest | None) -> tuple[int, int, int] | None:
         if request is None:
@@ -188,7 +198,7 @@ class WithinClipTracking(nn.Module):
         flat_pos, _, _ = flatten_levels(pos)
         ref = get_reference_points(shapes, device=flat.device)
         pos_3d = {}
-        for j, lv in enumerate(self.temporal_levels):
+        for j, lv in enumerate(self.temporal_levels if self.level_embed_3d is not None else ()):
             x = srcs[self.levels.index(lv)]
             bt, d, h, w = x.shape
             p = self.pos_3d(x.view(bt // frames, frames, d, h, w))  # (B, T, D, H, W)

@@ -17,7 +17,7 @@ from axialvs_cli.main import app
 from models.build import build_axialvs
 from models.config import get_preset
 from models.convert import convert_state_dict, infer_config, invert_keys, read_official_checkpoint
-from models.convert_rules import CONVNEXT_BACKBONE, markdown_table, rules_for
+from models.convert_rules import CONVNEXT_BACKBONE, SWIN_BACKBONE, markdown_table, rules_for
 from models.errors import CheckpointError
 from models.weights import load_checkpoint
 

@@ -37,11 +37,18 @@ def convert(
     ],
     classes: Annotated[
         ClassTable | None,
-        typer.Option(help="Class table to record (default: the one matching the class count)."),
+        typer.Option(
+            help="Class table to record (default: the one named by the file's own class "
+            "list, else the one matching the class count)."
+        ),
     ] = None,
     clip_length: Annotated[
         int | None,
-        typer.Option(min=1, help="Frames per clip to record (default: the preset's, 2 or 4)."),
+        typer.Option(
+            min=1,
+            help="Frames per clip to record (default: the file's own config, "
+            "test_num_frames, else the preset's: 2 Video-kMaX, 4 Tube-Link).",
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
 ) -> None:

@@ -15,12 +15,14 @@ from ..errors import ConfigError
 from .convnext import CONVNEXT_SPECS, ConvNeXt, convnext
 from .resnet import NORMS, RESNET_SPECS, FrozenBatchNorm2d, ResNet
 from .small import SmallBackbone
+from .swin import SWIN_SPECS, SwinTransformer
 
 # name -> options it accepts
 _OPTIONS: dict[str, tuple[str, ...]] = {
     **{name: ("norm", "freeze_at", "norm_eps") for name in RESNET_SPECS},
     **{f"convnext_{size}": ("drop_path", "layer_scale") for size in CONVNEXT_SPECS},
     **{f"convnextv2_{size}": ("drop_path",) for size in CONVNEXT_SPECS},
+    **{f"swin_{size}": ("drop_path", "window") for size in SWIN_SPECS},
     "small": ("widths", "depths", "norm"),
 }
 BACKBONES: tuple[str, ...] = tuple(_OPTIONS)
@@ -33,6 +35,7 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
         resnet18/34/50/101: norm ("bn" | "frozen_bn" | "gn"), freeze_at (0..5), norm_eps.
         convnext_tiny/small/base/large: drop_path, layer_scale.
         convnextv2_tiny/small/base/large (GRN, no layer scale): drop_path.
+        swin_tiny/small/base/large (mmdetection's key layout): drop_path, window.
         small: widths, depths (4 each), norm.
 
     Raises:
@@ -55,6 +58,8 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
         return convnext(name.removeprefix("convnext_"), **given)
     if name.startswith("convnextv2_"):
         return convnext(name.removeprefix("convnextv2_"), v2=True, **given)
+    if name.startswith("swin_"):
+        return SwinTransformer(name.removeprefix("swin_"), **given)
     return SmallBackbone(**given)
 
 
@@ -65,5 +70,6 @@ __all__ = [
     "FrozenBatchNorm2d",
     "ResNet",
     "SmallBackbone",
+    "SwinTransformer",
     "build_backbone",
 ]

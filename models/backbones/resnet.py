@@ -130,9 +130,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-def _shortcut(
-    c_in: int, c_out: int, stride: int, norm: str, eps: float
-) -> nn.Sequential | None:
+def _shortcut(c_in: int, c_out: int, stride: int, norm: str, eps: float) -> nn.Sequential | None:
     """1x1 projection (`downsample.0`) + norm (`downsample.1`) when the shape changes."""
     if stride == 1 and c_in == c_out:
         return None
