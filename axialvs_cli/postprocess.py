@@ -12,7 +12,8 @@ The panoptic rule is the official mask-wise one of Axial-VS / kMaX-DeepLab:
   the same segment id).
 
 The official code post-processes a whole video at once; the runners here call these functions
-clip by clip (see `tracking`), so the mask score and the overlap test are per clip.
+clip by clip (see `tracking`), so the mask score and the overlap test are per clip;
+`video_level` applies the rule over the whole video (`--post video`).
 Shapes: N queries, C classes (+1 void), T frames, h, w stride-4 size, H, W output size.
 """
 

@@ -28,7 +28,7 @@ from .errors import InputError, OutputError, VideoError, os_error_line
 from .formats._io import atomic_write_json
 from .formats.vipseg import PanopticWriter
 from .formats.ytvis import write_results
-from .postprocess import Thresholds
+from .postprocess import Thresholds, class_scores
 from .preprocess import plan_geometry, stream_clips
 from .render_api import SegmentOverlay, overlay_classes
 from .segment_outputs import (
@@ -40,10 +40,12 @@ from .segment_outputs import (
 )
 from .tracking import NearOnlineRunner, OfflineRunner
 from .video import VideoSource, expand_inputs, open_video
+from .video_level import VideoLevelPanoptic
 
 __all__ = ["ProgressUpdate", "SegmentOptions", "SegmentResult", "segment_videos"]
 
 TASKS = ("panoptic", "instance", "both")
+POSTS = ("stream", "video")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class SegmentOptions:
     pixel_threshold: float | None = None
     overlap_threshold: float | None = None
     top_k: int = 10  # instance tracks per video
-    refine_window: int = 24  # clips per cross-clip refinement window
+    refine_window: int = 0  # clips per cross-clip refinement window (0: whole video in budget)
+    refine_memory_gib: float = 2.0  # memory the whole-video refinement may take (0: no limit)
+    post: str = "stream"  # panoptic post-processing: "stream" (per clip) or "video" (official)
     overwrite: bool = False
     render: bool = False  # also draw the panoptic result over each video (overlay/<video>.mp4)
 
@@ -78,8 +82,19 @@ class SegmentOptions:
             raise InputError(f"--clip-length must be >= 1, got {self.clip_length}")
         if self.top_k < 1:
             raise InputError(f"--top-k must be >= 1, got {self.top_k}")
-        if self.refine_window < 2:
-            raise InputError(f"--refine-window must be >= 2 clips, got {self.refine_window}")
+        if self.refine_window != 0 and self.refine_window < 2:
+            raise InputError(
+                f"--refine-window must be 0 (whole video) or >= 2 clips, got {self.refine_window}"
+            )
+        if self.refine_memory_gib < 0:
+            raise InputError(f"--refine-memory must be >= 0 GiB, got {self.refine_memory_gib}")
+        if self.post not in POSTS:
+            raise InputError(f"--post {self.post!r} is not known; use one of {', '.join(POSTS)}")
+        if self.post == "video" and self.render:
+            raise InputError(
+                "--render draws frames while they stream, --post video paints them after the "
+                "last clip: drop --render and run `axialvs render` on the output"
+            )
         for name in ("thing", "stuff", "pixel", "overlap"):
             value = getattr(self, f"{name}_threshold")
             if value is not None and not 0.0 <= value <= 1.0:
@@ -237,6 +252,7 @@ def _run(
             "cut": {"start": options.start, "end": options.end, "max_frames": options.max_frames},
             "top_k": options.top_k if instances else None,
             "refine_window": options.refine_window if options.offline else None,
+            "post": options.post,
             "videos": result.videos,
         },
     )
@@ -268,6 +284,18 @@ def _segment_one(
         "softmax" if kmax else "sigmoid", overlay.add if overlay is not None else None,
     )  # fmt: skip
     timing = {"model_s": 0.0, "postprocess_s": 0.0}
+    video_level = None
+    if options.post == "video" and panoptic is not None:
+        video_level = VideoLevelPanoptic(
+            geometry, thresholds, outputs.is_thing, loaded.device,
+            "softmax" if kmax else "sigmoid", panoptic.root,
+        )  # fmt: skip
+
+    def add(pred: Any, frames: list) -> None:
+        outputs.add_clip(pred, frames, paint=video_level is None)
+        if video_level is not None:
+            valid = min(pred.valid, len(frames))
+            video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid])
 
     def report(stage: str, done: int) -> None:
         if progress is not None:
@@ -280,9 +308,12 @@ def _segment_one(
         return value
 
     clips = 0
+    window_used = None
     try:
         if options.offline:
-            runner = OfflineRunner(loaded.model, options.refine_window)
+            runner = OfflineRunner(
+                loaded.model, options.refine_window, memory_gib=options.refine_memory_gib
+            )
             for clip, frames in stream_clips(source, geometry, length, loaded.pixel_mean):
                 timed("model_s", runner.collect, clip)
                 report("pass 1/2", frames[-1].index + 1)
@@ -293,7 +324,7 @@ def _segment_one(
                     frames_in, geometry, length, loaded.pixel_mean, read
                 ):
                     pred = timed("model_s", runner.decode, clips, clip, len(frames))
-                    timed("postprocess_s", outputs.add_clip, pred, frames)
+                    timed("postprocess_s", add, pred, frames)
                     clips += 1
                     report("pass 2/2", frames[-1].index + 1)
                 if outputs.frames != read:
@@ -302,16 +333,19 @@ def _segment_one(
                         f"first {read}; the decoder is not repeatable on this file: {FIX_HINT}"
                     )
             final_logits = runner.refined.class_logits if runner.refined is not None else None
+            window_used = runner.used_window
         else:
             runner = NearOnlineRunner(loaded.model)
             for clip, frames in stream_clips(frames_in, geometry, length, loaded.pixel_mean):
                 pred = timed("model_s", runner.step, clip, len(frames))
-                timed("postprocess_s", outputs.add_clip, pred, frames)
+                timed("postprocess_s", add, pred, frames)
                 clips += 1
                 report("segmenting", frames[-1].index + 1)
             error = source.error
             state = runner.state
             final_logits = state.mean_logits if state.clips else None
+        if video_level is not None and final_logits is not None:
+            timed("postprocess_s", _paint_video, video_level, outputs, final_logits)
         tracks = timed("postprocess_s", outputs.finish, final_logits, options.top_k)
         if overlay is not None:
             overlay.close()
@@ -320,6 +354,9 @@ def _segment_one(
         if overlay is not None:
             overlay.abort()
         raise
+    finally:
+        if video_level is not None:
+            video_level.close()
     elapsed = time.perf_counter() - started
     message = None
     if error:
@@ -337,6 +374,7 @@ def _segment_one(
         "clips": clips,
         "padded_frames": clips * length - outputs.frames,
         "fps": source.fps,
+        **({"refine_window": window_used} if options.offline else {}),
         **outputs.describe(tracks),
         "timing": {
             **{k: round(v, 3) for k, v in timing.items()},
@@ -346,6 +384,12 @@ def _segment_one(
         "error": message,
     }
     return summary, tracks
+
+
+def _paint_video(video_level: VideoLevelPanoptic, outputs: VideoOutputs, logits: Any) -> None:
+    labels = class_scores(logits.cpu())[1].tolist()
+    for owner, painted, frames in video_level.paint(logits):
+        outputs.write_painted(owner, painted, labels, frames)
 
 
 def _overlay(

@@ -145,14 +145,18 @@ class VideoOutputs:
         self._prob_sum: Tensor | None = None
         self._area: Tensor | None = None
 
-    def add_clip(self, pred: ClipPrediction, frames: list[FrameInfo]) -> None:
-        """Post-process and write the real frames of one clip (padding frames are dropped)."""
+    def add_clip(self, pred: ClipPrediction, frames: list[FrameInfo], paint: bool = True) -> None:
+        """Post-process and write the real frames of one clip (padding frames are dropped);
+        `paint=False` leaves the panoptic output to the caller (`--post video`)."""
         valid = min(pred.valid, len(frames))
+        if self._spill is None and not (paint and self.panoptic is not None):
+            self.frames += valid
+            return
         logits = pred.mask_logits[:, :valid].to(self.device)  # (N, T', h, w)
         probs = frame_probabilities(logits, self.geometry, self.normalise)  # (T', N, H, W)
         masks = clip_masks(probs, self.thresholds.pixel)
         del probs
-        if self.panoptic is not None:
+        if paint and self.panoptic is not None:
             scores, labels = class_scores(pred.class_logits.to(self.device))
             owner, painted = paint_panoptic(masks, scores, labels, self.is_thing, self.thresholds)
             self._write_panoptic(owner, painted, labels.tolist(), frames[:valid])
@@ -160,6 +164,12 @@ class VideoOutputs:
             self._accumulate(masks)
             self._spill_frames(masks)
         self.frames += valid
+
+    def write_painted(
+        self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]
+    ) -> None:
+        """Write frames painted elsewhere: (T', H, W) slot map (-1 = void), painted slots."""
+        self._write_panoptic(owner, painted, labels, frames)
 
     def _write_panoptic(
         self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]

@@ -163,6 +163,21 @@ def refine_in_windows(model: nn.Module, queries: Tensor, window: int) -> tuple[T
     return torch.stack(logits).mean(dim=0), torch.cat(parts)
 
 
+# peak bytes of a cross-clip refinement ~ REFINE_BYTES x heads x (K N)^2 (measured with the tiny
+# model on the CPU: 2.2-3.5 x 4 bytes for K = 50..150 clips of 32 queries)
+REFINE_BYTES = 12
+
+
+def refine_window_for(model: nn.Module, clips: int, queries: int, memory_gib: float) -> int:
+    """Clips per refinement window: the whole video when its refinement fits `memory_gib`
+    (0: no limit), else the most clips that fit (at least 2)."""
+    if memory_gib <= 0:
+        return clips
+    heads = getattr(getattr(model, "cross_clip", None), "num_heads", 8)
+    fits = int((memory_gib * 2**30 / (REFINE_BYTES * heads)) ** 0.5 // max(1, queries))
+    return clips if clips <= fits else max(2, fits)
+
+
 @dataclass
 class OfflineRunner:
     """Two-pass offline segmentation: `collect` every clip, `refine`, then `decode` each clip.
@@ -172,10 +187,12 @@ class OfflineRunner:
     """
 
     model: nn.Module
-    window: int = 24
+    window: int = 0  # clips per refinement window; 0: the whole video within `memory_gib`
     _queries: list[Tensor] = field(default_factory=list)
     _embeddings: list[Tensor] = field(default_factory=list)
     refined: RefinedVideo | None = None
+    memory_gib: float = 2.0
+    used_window: int | None = None  # the window of the last `refine`
 
     def __post_init__(self) -> None:
         if getattr(self.model, "cross_clip", None) is None:
@@ -183,8 +200,11 @@ class OfflineRunner:
                 "this model has no cross-clip tracking module, so it cannot refine offline; "
                 "run `axialvs segment` without --offline, or use a model trained with it"
             )
-        if self.window < 2:
-            raise ValueError(f"the refinement window must be at least 2 clips, got {self.window}")
+        if self.window != 0 and self.window < 2:
+            raise ValueError(
+                f"the refinement window must be 0 (whole video) or at least 2 clips, "
+                f"got {self.window}"
+            )
 
     @property
     def clips(self) -> int:
@@ -202,7 +222,10 @@ class OfflineRunner:
             raise ValueError("no clip was collected")
         perms = align_clips(torch.stack(self._embeddings))  # (K, N)
         queries = torch.stack([q[p] for q, p in zip(self._queries, perms, strict=True)])
-        logits, kernels = refine_in_windows(self.model, queries, self.window)
+        k, n = queries.shape[:2]
+        window = self.window or refine_window_for(self.model, k, n, self.memory_gib)
+        self.used_window = min(window, k)
+        logits, kernels = refine_in_windows(self.model, queries, window)
         self.refined = RefinedVideo(logits, kernels, perms)
         self._queries, self._embeddings = [], []
         return self.refined

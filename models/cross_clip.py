@@ -140,6 +140,7 @@ class CrossClipTracking(nn.Module):
         head: str = "kmax",
     ) -> None:
         super().__init__()
+        self.num_heads = heads
         self.layers = nn.ModuleList(
             CrossClipLayer(dim, heads, attention, aspp, atrous_rates, kernel_size, dropout)
             for _ in range(num_layers)

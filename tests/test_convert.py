@@ -225,5 +225,6 @@ def test_class_tables_and_mapping_docs() -> None:
         rules_for("video-kmax", "resnet"),
         CONVNEXT_BACKBONE,
         rules_for("tube-link", "resnet"),
+        SWIN_BACKBONE,
     ):
         assert markdown_table(rules) in docs  # the documented tables are the ones in use

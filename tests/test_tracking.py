@@ -212,3 +212,16 @@ def test_windowed_refinement_covers_every_clip(tiny):
 def test_offline_needs_the_cross_clip_module():
     with pytest.raises(Exception, match="cross-clip"):
         OfflineRunner(nn.Linear(1, 1))
+
+
+def test_whole_video_refinement_within_the_memory_budget() -> None:
+    from axialvs_cli.tracking import REFINE_BYTES, refine_window_for
+
+    tiny = build_axialvs("tiny").eval()
+    heads = tiny.cross_clip.num_heads
+    fits = int((2 * 2**30 / (REFINE_BYTES * heads)) ** 0.5 // 32)
+    assert 100 < fits < 400  # a 2 GiB budget holds a few hundred clips of 32 queries
+    assert refine_window_for(tiny, fits, 32, 2.0) == fits  # the whole video
+    assert refine_window_for(tiny, fits + 1, 32, 2.0) == fits  # windows of what fits
+    assert refine_window_for(tiny, 10_000, 32, 0.0) == 10_000  # no limit
+    assert refine_window_for(tiny, 500, 32, 1e-9) == 2  # never below 2 clips

@@ -92,7 +92,35 @@ OverlapOpt = Annotated[
 TopKOpt = Annotated[int, typer.Option(min=1, help="Instance tracks kept per video.")]
 WindowOpt = Annotated[
     int,
-    typer.Option(min=2, help="Offline: clips refined together (longer videos use windows)."),
+    typer.Option(
+        min=0,
+        help="Offline: clips refined together; 0 (default): the whole video, as the paper, "
+        "when it fits --refine-memory, else windows of as many clips as fit.",
+    ),
+]
+MemoryOpt = Annotated[
+    float,
+    typer.Option(
+        "--refine-memory",
+        min=0.0,
+        help="Offline: GiB the whole-video refinement may take (0: no limit).",
+    ),
+]
+
+
+class PostChoice(str, Enum):
+    stream = "stream"
+    video = "video"
+
+
+PostOpt = Annotated[
+    PostChoice,
+    typer.Option(
+        help="Panoptic post-processing: stream = clip by clip, class logits averaged over the "
+        "clips so far; video = the official rule over the whole video (class logits averaged "
+        "over all clips, one painting decision per query for the video; mask logits kept in a "
+        "temporary file, frames written after the last clip).",
+    ),
 ]
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output folder.")]
 RenderOpt = Annotated[
@@ -206,7 +234,9 @@ def segment(
     pixel_threshold: PixelOpt = None,
     overlap_threshold: OverlapOpt = None,
     top_k: TopKOpt = 10,
-    refine_window: WindowOpt = 24,
+    refine_window: WindowOpt = 0,
+    refine_memory: MemoryOpt = 2.0,
+    post: PostOpt = PostChoice.stream,
     overwrite: OverwriteOpt = False,
     render: RenderOpt = False,
 ) -> None:
@@ -218,7 +248,8 @@ def segment(
         start=start, end=end, max_frames=max_frames, threads=threads, folder_fps=folder_fps,
         stream=stream, thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
         pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
-        refine_window=refine_window, overwrite=overwrite, render=render,
+        refine_window=refine_window, refine_memory_gib=refine_memory, post=post.value,
+        overwrite=overwrite, render=render,
     )  # fmt: skip
     _run(inputs, output, checkpoint, options)
 
@@ -241,7 +272,9 @@ def refine(
     pixel_threshold: PixelOpt = None,
     overlap_threshold: OverlapOpt = None,
     top_k: TopKOpt = 10,
-    refine_window: WindowOpt = 24,
+    refine_window: WindowOpt = 0,
+    refine_memory: MemoryOpt = 2.0,
+    post: PostOpt = PostChoice.stream,
     overwrite: OverwriteOpt = False,
     render: RenderOpt = False,
 ) -> None:
@@ -249,7 +282,7 @@ def refine(
     segment(
         inputs, output, checkpoint, True, task, device, clip_length, max_frames, start, end,
         threads, folder_fps, stream, thing_threshold, stuff_threshold, pixel_threshold,
-        overlap_threshold, top_k, refine_window, overwrite, render,
+        overlap_threshold, top_k, refine_window, refine_memory, post, overwrite, render,
     )  # fmt: skip
 
 
