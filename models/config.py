@@ -387,36 +387,31 @@ def config_from_dict(data: dict[str, Any]) -> AxialVSConfig:
 # Presets.
 
 
-def _r50() -> AxialVSConfig:
-    """The paper's ResNet-50 VPS model (Video-kMaX clip segmenter, VIPSeg, T = 2), computed as
-    the official code does: TensorFlow-style batch-norm eps 1e-3 in the backbone, pixel heads
-    over the stacked frames of a clip."""
+def _paper_vps(name: str, backbone: BackboneConfig) -> AxialVSConfig:
+    """A paper VPS model (Video-kMaX clip segmenter, VIPSeg, T = 2) computed as the official
+    code does: pixel heads over the stacked frames of a clip, resize corners aligned by the
+    source width (and, for the ResNet, TensorFlow-style batch-norm eps 1e-3)."""
     return AxialVSConfig(
-        name="r50",
-        backbone=BackboneConfig(name="resnet50", norm_eps=1e-3),
+        name=name,
+        backbone=backbone,
         pixel_decoder=PixelDecoderConfig(corners="source"),
         decoder=DecoderConfig(stacked_pixel_head=True),
     )
+
+
+def _r50() -> AxialVSConfig:
+    """The paper's ResNet-50 VPS model."""
+    return _paper_vps("r50", BackboneConfig(name="resnet50", norm_eps=1e-3))
 
 
 def _convnext_large() -> AxialVSConfig:
     """The paper's ConvNeXt-L VPS model."""
-    return AxialVSConfig(
-        name="convnext-large",
-        backbone=BackboneConfig(name="convnext_large", drop_path=0.6),
-        pixel_decoder=PixelDecoderConfig(corners="source"),
-        decoder=DecoderConfig(stacked_pixel_head=True),
-    )
+    return _paper_vps("convnext-large", BackboneConfig(name="convnext_large", drop_path=0.6))
 
 
 def _convnextv2_large() -> AxialVSConfig:
     """The paper's ConvNeXt-V2-L VPS model (the strongest VIPSeg entry of the official zoo)."""
-    return AxialVSConfig(
-        name="convnextv2-large",
-        backbone=BackboneConfig(name="convnextv2_large", drop_path=0.3),
-        pixel_decoder=PixelDecoderConfig(corners="source"),
-        decoder=DecoderConfig(stacked_pixel_head=True),
-    )
+    return _paper_vps("convnextv2-large", BackboneConfig(name="convnextv2_large", drop_path=0.3))
 
 
 def _tiny() -> AxialVSConfig:
