@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.errors import CheckpointError
-from models.weights import read_checkpoint
-
-from .device import default_checkpoint
+from .model_cards import default_card
 
 __all__ = ["describe_default_model"]
 
@@ -25,24 +22,23 @@ def _vpq(scores: Any) -> str | None:
 
 def describe_default_model() -> str:
     """A few lines: where the default model is, what it was trained on, its measured VPQ."""
-    path = default_checkpoint()
-    if path is None:
+    try:
+        found = default_card()
+    except Exception as err:  # a damaged checkpoint: say so rather than fail `info`
+        return f"default model: cannot be read ({err})"
+    if found is None:
         return (
             "default model: none installed; pass --checkpoint (train one with `axialvs train` "
             "or convert official weights with `axialvs convert`)"
         )
-    try:
-        payload = read_checkpoint(path)
-    except CheckpointError as err:
-        return f"default model: {path} cannot be read ({err})"
-    meta, cfg = payload["meta"], payload["config"]
-    names = ", ".join(str(c.get("name")) for c in meta.get("classes", []))
-    size = path.stat().st_size / 2**20
+    path, card = found
+    names = ", ".join(card.get("classes", []))
     lines = [
-        f"default model: {path} ({size:.1f} MiB), preset {cfg.get('name')}, classes: {names}",
-        f"  trained on {meta.get('trained_on', 'unknown data')}",
+        f"default model: {path} ({card.get('size_mib')} MiB), preset {card.get('preset')}, "
+        f"classes: {names}",
+        f"  trained on {card.get('trained_on', 'unknown data')}",
     ]
-    bench = meta.get("benchmark") or {}
+    bench = card.get("benchmark") or {}
     near, off = _vpq(bench.get("near_online")), _vpq(bench.get("offline"))
     if near or off:
         parts = [f"near-online {near}" if near else "", f"offline {off}" if off else ""]

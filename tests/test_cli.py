@@ -28,6 +28,29 @@ def test_info_lists_presets_with_parameter_counts() -> None:
     assert "86.72M" in r50 and "23.51M" in r50
 
 
+def test_info_cards_equal_what_the_code_and_checkpoint_give() -> None:
+    """`info` prints stored cards (so that it does not import PyTorch); they must be current:
+    regenerate with `python -m axialvs_cli.model_cards` after changing a preset or the model."""
+    from axialvs_cli import model_cards
+
+    assert model_cards.preset_cards() == model_cards.compute_preset_cards()
+    path, card = model_cards.default_card()
+    assert card == model_cards.compute_default_card(path)
+
+
+def test_info_and_help_do_not_import_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from typer.testing import CliRunner; from axialvs_cli.main import app; "
+        "r = CliRunner().invoke(app, ['info']); assert r.exit_code == 0, r.output; "
+        "CliRunner().invoke(app, ['--help']); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_library_errors_become_one_line_and_exit_1(monkeypatch) -> None:
     demo = typer.Typer(cls=_Group)
 

@@ -6,40 +6,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
-
-
-def _millions(n: int) -> str:
-    return f"{n / 1e6:.2f}M"
-
 
 def preset_rows() -> list[dict[str, str]]:
-    """One row per preset: description and parameter counts (built on the meta device, so
-    nothing is allocated or initialised)."""
-    import torch  # here: keeps `axialvs --help` fast
+    """One row per preset: description and parameter counts (stored package data, checked
+    against the code by the tests; see `axialvs_cli.model_cards`)."""
+    from ..model_cards import preset_cards
 
-    from models.build import build_axialvs, count_parameters
-    from models.config import PRESETS
-
-    rows = []
-    for name, cfg in PRESETS.items():
-        with torch.device("meta"):
-            model = build_axialvs(cfg)
-        row = {
-            "preset": name,
-            "network": cfg.backbone.name,
-            "T": str(cfg.clip_length),
-            "queries": str(cfg.num_queries),
-            "classes": str(cfg.num_classes),
-            "N_w": str(cfg.within_clip.num_blocks if cfg.within_clip.enabled else 0),
-            "N_c": str(cfg.cross_clip.num_layers if cfg.cross_clip.enabled else 0),
-            "total": _millions(count_parameters(model)),
-        }
-        for part in PARTS:
-            module = getattr(model, part)
-            row[part] = _millions(count_parameters(module)) if module is not None else "-"
-        rows.append(row)
-    return rows
+    return preset_cards()
 
 
 def info() -> None:

@@ -1,0 +1,115 @@
+"""What `axialvs info` prints, kept as package data so that it runs without importing PyTorch.
+
+``assets/presets.json`` holds every preset's parameter counts, and ``assets/default.axialvs.json``
+describes the shipped default model (with the SHA-256 of the checkpoint it describes). Both are
+made by `write_cards` (``python -m axialvs_cli.model_cards``); the tests rebuild them and
+compare, so they cannot drift from the code. A default checkpoint whose SHA-256 differs from
+the card's is described from the checkpoint itself (slower: that reads it with PyTorch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PARTS", "default_card", "preset_cards", "write_cards"]
+
+PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
+PRESETS_FILE = "presets.json"
+DEFAULT_CARD_FILE = "default.axialvs.json"
+DEFAULT_CHECKPOINT_FILE = "default.axialvs.pt"
+
+
+def _asset(name: str) -> Path:
+    return Path(str(resources.files("axialvs_cli").joinpath("assets", name)))
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.2f}M"
+
+
+def compute_preset_cards() -> list[dict[str, str]]:
+    """One row per preset: description and parameter counts (models built on the meta device)."""
+    import torch
+
+    from models.build import build_axialvs, count_parameters
+    from models.config import PRESETS
+
+    rows = []
+    for name, cfg in PRESETS.items():
+        with torch.device("meta"):
+            model = build_axialvs(cfg)
+        row = {
+            "preset": name,
+            "network": cfg.backbone.name,
+            "T": str(cfg.clip_length),
+            "queries": str(cfg.num_queries),
+            "classes": str(cfg.num_classes),
+            "N_w": str(cfg.within_clip.num_blocks if cfg.within_clip.enabled else 0),
+            "N_c": str(cfg.cross_clip.num_layers if cfg.cross_clip.enabled else 0),
+            "total": _millions(count_parameters(model)),
+        }
+        for part in PARTS:
+            module = getattr(model, part)
+            row[part] = _millions(count_parameters(module)) if module is not None else "-"
+        rows.append(row)
+    return rows
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def compute_default_card(path: Path) -> dict[str, Any]:
+    """The card of a checkpoint: preset, classes, training data and benchmark scores."""
+    from models.weights import read_checkpoint
+
+    payload = read_checkpoint(path)
+    meta, cfg = payload["meta"], payload["config"]
+    return {
+        "sha256": sha256(path),
+        "size_mib": round(path.stat().st_size / 2**20, 1),
+        "preset": cfg.get("name"),
+        "classes": [str(c.get("name")) for c in meta.get("classes", [])],
+        "trained_on": meta.get("trained_on", "unknown data"),
+        "benchmark": meta.get("benchmark") or {},
+    }
+
+
+def preset_cards() -> list[dict[str, str]]:
+    """The stored preset rows (see `compute_preset_cards`)."""
+    return json.loads(_asset(PRESETS_FILE).read_text("utf-8"))
+
+
+def default_card() -> tuple[Path, dict[str, Any]] | None:
+    """The shipped default checkpoint and its card, or None when none is installed; the card
+    is rebuilt from the checkpoint when the stored one describes another file."""
+    path = _asset(DEFAULT_CHECKPOINT_FILE)
+    if not path.is_file():
+        return None
+    card_path = _asset(DEFAULT_CARD_FILE)
+    if card_path.is_file():
+        card = json.loads(card_path.read_text("utf-8"))
+        if card.get("sha256") == sha256(path):
+            return path, card
+    return path, compute_default_card(path)
+
+
+def write_cards() -> None:
+    """Rebuild both cards from the code and the shipped checkpoint."""
+    _asset(PRESETS_FILE).write_text(json.dumps(compute_preset_cards(), indent=1) + "\n", "utf-8")
+    path = _asset(DEFAULT_CHECKPOINT_FILE)
+    if path.is_file():
+        card = compute_default_card(path)
+        _asset(DEFAULT_CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", "utf-8")
+
+
+if __name__ == "__main__":
+    write_cards()
