@@ -168,7 +168,10 @@ def render_video(
     start = options.start if options.start is not None else cut.get("start")
     end = options.end if options.end is not None else cut.get("end")
     stream = options.stream if options.stream is not None else cut.get("stream")
-    with open_video(video, stream, start, end, folder_fps=options.folder_fps) as source:
+    stride = cut.get("stride", 1)
+    with open_video(
+        video, stream, start, end, folder_fps=options.folder_fps, stride=stride
+    ) as source:
         labels = open_labels(Path(pred), source.name, options.video_id)
         panels = [(labels, Styler(load_classes(options.classes, labels)))]
         if side_by_side_gt is not None:
@@ -210,7 +213,7 @@ def render_video(
 
 
 def recorded_cut(pred: Path, video: Path) -> dict[str, Any]:
-    """The cut (start, end, max_frames, stream) that `axialvs segment` recorded in the
+    """The cut (start, end, max_frames, stride, stream) that `axialvs segment` recorded in the
     summary.json of a prediction folder for `video`, or {} (another kind of prediction, or an
     older summary)."""
     summary = pred / "summary.json" if pred.is_dir() else None
@@ -226,7 +229,7 @@ def recorded_cut(pred: Path, video: Path) -> dict[str, Any]:
         return {}
     for entry in entries:
         if Path(str(entry.get("input", ""))).resolve() == video.resolve():
-            found = {k: cut.get(k) for k in ("start", "end", "max_frames")}
+            found = {k: cut.get(k) for k in ("start", "end", "max_frames", "stride")}
             found["stream"] = entry.get("stream")
             return {k: v for k, v in found.items() if isinstance(v, (int, float))}
     return {}

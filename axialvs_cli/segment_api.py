@@ -17,6 +17,7 @@ folders. ``video_id`` in results.json is the input's position (1, 2, ...), liste
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from .errors import InputError, OutputError, VideoError, os_error_line
 from .formats._io import atomic_write_json
 from .formats.vipseg import PanopticWriter
 from .formats.ytvis import write_results
+from .model_cards import sha256
 from .postprocess import Thresholds, class_scores
 from .preprocess import plan_geometry, stream_clips
 from .render_api import SegmentOverlay, overlay_classes
@@ -59,6 +61,7 @@ class SegmentOptions:
     start: float | None = None  # seconds
     end: float | None = None
     max_frames: int | None = None
+    stride: int = 1  # keep every stride-th frame (timestamps and frame names kept)
     threads: int = 0  # torch and decoder threads (0: automatic)
     folder_fps: float | None = None
     stream: int | None = None  # video stream of every file (default: the main video)
@@ -80,6 +83,8 @@ class SegmentOptions:
             raise InputError("--render draws the panoptic result; use --task panoptic or both")
         if self.clip_length is not None and self.clip_length < 1:
             raise InputError(f"--clip-length must be >= 1, got {self.clip_length}")
+        if self.stride < 1:
+            raise InputError(f"--stride must be >= 1 (1 keeps every frame), got {self.stride}")
         if self.top_k < 1:
             raise InputError(f"--top-k must be >= 1, got {self.top_k}")
         if self.refine_window != 0 and self.refine_window < 2:
@@ -207,7 +212,38 @@ def _open(path: Path, options: SegmentOptions) -> VideoSource:
         max_frames=options.max_frames,
         threads=options.threads,
         folder_fps=options.folder_fps,
+        stride=options.stride,
     )
+
+
+def run_manifest(loaded: LoadedModel, options: SegmentOptions) -> dict[str, Any]:
+    """What a run's results can be traced to: the checkpoint (path and SHA-256), the package
+    versions, the options, the host and the device."""
+    import platform
+    import socket
+
+    import av
+    import numpy
+    import torch
+
+    from . import __version__
+
+    path = Path(loaded.source)
+    return {
+        "checkpoint": loaded.source,
+        "checkpoint_sha256": sha256(path) if path.is_file() else None,
+        "versions": {
+            "axialvs": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "av": av.__version__,
+            "numpy": numpy.__version__,
+        },
+        "options": asdict(options),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": str(loaded.device),
+    }
 
 
 def _run(
@@ -243,13 +279,19 @@ def _run(
     atomic_write_json(
         root / "summary.json",
         {
+            "manifest": run_manifest(loaded, options),
             "checkpoint": loaded.source,
             "mode": "offline" if options.offline else "near-online",
             "task": options.task,
             "device": str(loaded.device),
             "clip_length": options.clip_length or loaded.clip_length,
             "thresholds": asdict(thresholds),
-            "cut": {"start": options.start, "end": options.end, "max_frames": options.max_frames},
+            "cut": {
+                "start": options.start,
+                "end": options.end,
+                "max_frames": options.max_frames,
+                "stride": options.stride,
+            },
             "top_k": options.top_k if instances else None,
             "refine_window": options.refine_window if options.offline else None,
             "post": options.post,
@@ -374,6 +416,8 @@ def _segment_one(
         "clips": clips,
         "padded_frames": clips * length - outputs.frames,
         "fps": source.fps,
+        "host": socket.gethostname(),
+        "device": str(loaded.device),
         **({"refine_window": window_used} if options.offline else {}),
         **outputs.describe(tracks),
         "timing": {

@@ -230,3 +230,60 @@ def test_bad_inputs_give_one_line_errors(tmp_path, checkpoint, args, message):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_stride_keeps_every_kth_frame_with_its_number_and_time(tmp_path, checkpoint) -> None:
+    video = encode(tmp_path / "v.mp4", 10)
+    out = tmp_path / "out"
+    args = ["segment", str(video), "-o", str(out), "--checkpoint", str(checkpoint), "--stride", "3"]
+    result = runner.invoke(app, [*args, "--task", "panoptic"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "pan_pred" / "v").iterdir())
+    assert names == ["00000000.png", "00000003.png", "00000006.png", "00000009.png"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cut"]["stride"] == 3 and summary["videos"][0]["frames"] == 4
+    from axialvs_cli.video import open_video
+
+    with open_video(video, stride=3) as source:
+        kept = [(f.index, f.name, round(f.pts_seconds * 30)) for f in source]
+    assert kept == [(0, "00000000", 0), (1, "00000003", 3), (2, "00000006", 6), (3, "00000009", 9)]
+    bad = runner.invoke(app, [*args[:-1], "0"])
+    assert bad.exit_code != 0
+
+
+def test_glob_patterns_and_input_lists(tmp_path, checkpoint) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    encode(tmp_path / "a" / "x10.mp4", 2)
+    encode(tmp_path / "a" / "x2.mp4", 2)
+    encode(tmp_path / "b" / "y.mp4", 2)
+    listing = tmp_path / "list.txt"
+    listing.write_text("# a comment\n\nb/y.mp4\na/x2.mp4\n")
+    out = tmp_path / "out"
+    pattern = str(tmp_path / "a" / "*.mp4")
+    base = ["-o", str(out), "--checkpoint", str(checkpoint), "--task", "panoptic"]
+    result = runner.invoke(app, ["segment", pattern, f"@{listing}", *base])
+    assert result.exit_code == 0, result.output
+    videos = [v["video"] for v in json.loads((out / "summary.json").read_text())["videos"]]
+    assert videos == ["x2", "x10", "y"]  # natural order, each input once
+    nothing = runner.invoke(app, ["segment", str(tmp_path / "*.mkv"), *base, "--overwrite"])
+    assert nothing.exit_code == 1 and "matches no file" in nothing.stderr
+    missing = runner.invoke(app, ["segment", f"@{tmp_path / 'none.txt'}", *base, "--overwrite"])
+    assert missing.exit_code == 1 and "cannot be read" in missing.stderr
+
+
+def test_summary_manifest_traces_the_run(tmp_path, checkpoint) -> None:
+    import hashlib
+
+    video = encode(tmp_path / "v.mp4", 2)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["segment", str(video), "-o", str(out), "--checkpoint", str(checkpoint)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    manifest = summary["manifest"]
+    assert manifest["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert manifest["versions"]["torch"] == torch.__version__ and manifest["versions"]["av"]
+    assert manifest["options"]["stride"] == 1 and manifest["options"]["post"] == "stream"
+    assert manifest["host"] and summary["videos"][0]["device"] == "cpu"

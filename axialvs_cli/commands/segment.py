@@ -39,9 +39,10 @@ class DeviceChoice(str, Enum):
 
 
 Inputs = Annotated[
-    list[Path],
+    list[str],
     typer.Argument(
-        help="Video files, folders of JPEG/PNG frames (sorted by name), or folders of videos."
+        help="Video files, folders of JPEG/PNG frames (sorted by name), folders of videos, "
+        'quoted glob patterns ("clips/**/*.mp4") or @list.txt (one input a line).'
     ),
 ]
 OutputOpt = Annotated[
@@ -62,6 +63,14 @@ DeviceOpt = Annotated[
 ]
 ClipLengthOpt = Annotated[
     int | None, typer.Option(min=1, help="Frames per clip (default: the model's).")
+]
+StrideOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Keep every K-th frame (long footage); kept frames keep their timestamps and "
+        "their frame numbers in the output names.",
+    ),
 ]
 MaxFramesOpt = Annotated[int | None, typer.Option(min=1, help="Segment at most this many frames.")]
 StartOpt = Annotated[float | None, typer.Option(min=0.0, help="Start time in seconds.")]
@@ -157,9 +166,7 @@ def _progress_bar(console: Console) -> Progress:
     )  # fmt: skip
 
 
-def _run(
-    inputs: list[Path], output: Path, checkpoint: Path | None, options: SegmentOptions
-) -> None:
+def _run(inputs: list[str], output: Path, checkpoint: Path | None, options: SegmentOptions) -> None:
     from ..segment_api import segment_videos  # here: keeps `axialvs --help` fast
 
     console = Console(stderr=True, highlight=False)
@@ -224,6 +231,7 @@ def segment(
     device: DeviceOpt = DeviceChoice.auto,
     clip_length: ClipLengthOpt = None,
     max_frames: MaxFramesOpt = None,
+    stride: StrideOpt = 1,
     start: StartOpt = None,
     end: EndOpt = None,
     threads: ThreadsOpt = 0,
@@ -245,7 +253,8 @@ def segment(
 
     options = SegmentOptions(
         offline=offline, task=task.value, device=device.value, clip_length=clip_length,
-        start=start, end=end, max_frames=max_frames, threads=threads, folder_fps=folder_fps,
+        start=start, end=end, max_frames=max_frames, stride=stride, threads=threads,
+        folder_fps=folder_fps,
         stream=stream, thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
         pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
         refine_window=refine_window, refine_memory_gib=refine_memory, post=post.value,
@@ -262,6 +271,7 @@ def refine(
     device: DeviceOpt = DeviceChoice.auto,
     clip_length: ClipLengthOpt = None,
     max_frames: MaxFramesOpt = None,
+    stride: StrideOpt = 1,
     start: StartOpt = None,
     end: EndOpt = None,
     threads: ThreadsOpt = 0,
@@ -280,7 +290,7 @@ def refine(
 ) -> None:
     """Segment videos offline: two passes, all clip queries refined by the cross-clip module."""
     segment(
-        inputs, output, checkpoint, True, task, device, clip_length, max_frames, start, end,
+        inputs, output, checkpoint, True, task, device, clip_length, max_frames, stride, start, end,
         threads, folder_fps, stream, thing_threshold, stuff_threshold, pixel_threshold,
         overlap_threshold, top_k, refine_window, refine_memory, post, overwrite, render,
     )  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,6 +41,7 @@ def open_video(
     max_frames: int | None = None,
     threads: int = 0,
     folder_fps: float | None = None,
+    stride: int = 1,
 ) -> VideoSource:
     """Open a video file or a folder of JPEG/PNG frames for streaming.
 
@@ -53,6 +56,8 @@ def open_video(
         max_frames: stop after this many frames.
         threads: decoder threads (0 = let FFmpeg choose).
         folder_fps: frame rate of a folder (default 30); ignored for video files.
+        stride: keep every stride-th frame (after the start cut); kept frames keep their
+            timestamps and, for videos, names by their position among all frames.
 
     Returns:
         A `VideoSource`; use it as a context manager and iterate it for `Frame` objects.
@@ -70,9 +75,14 @@ def open_video(
         raise InputError(f"the frame rate of a folder must be > 0, got {folder_fps}")
     if not path.exists():
         raise VideoError(f"{path}: no such file or folder; check the path")
+    if stride < 1:
+        raise InputError(f"the stride must be >= 1 (1 keeps every frame), got {stride}")
     if path.is_dir():
-        return open_folder(path, folder_fps, start, end, max_frames)
-    return open_video_file(path, stream, start, end, max_frames, threads)
+        source = open_folder(path, folder_fps, start, end, max_frames)
+    else:
+        source = open_video_file(path, stream, start, end, max_frames, threads)
+    source.stride = stride
+    return source
 
 
 def _folder_videos(folder: Path) -> list[Path]:
@@ -84,18 +94,71 @@ def _folder_videos(folder: Path) -> list[Path]:
     return sorted(videos, key=lambda p: natural_key(p.name))
 
 
+_GLOB = re.compile(r"[*?\[]")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def _list_file(entry: str) -> list[str]:
+    """The inputs of ``@list.txt``: one a line; blank lines and lines starting with # are
+    skipped; relative paths are relative to the list's folder."""
+    listing = Path(entry[1:])
+    try:
+        lines = listing.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise InputError(
+            f"input list {listing}: cannot be read ({reason}); check the path"
+        ) from None
+    out = []
+    for line in lines:
+        item = line.strip()
+        if not item or item.startswith("#"):
+            continue
+        if _URL.match(item) or Path(item).is_absolute():
+            out.append(item)
+        else:
+            out.append(str(listing.parent / item))
+    return out
+
+
+def _expand_patterns(paths: Iterable[str | Path]) -> list[str]:
+    """``@list.txt`` entries and glob patterns (``*``, ``?``, ``[...]``, ``**``) that do not
+    name an existing path, in the given order; patterns expand in natural name order."""
+    out: list[str] = []
+    for raw in paths:
+        entry = str(raw)
+        if entry.startswith("@") and not Path(entry).exists():
+            for item in _list_file(entry):
+                out.extend(_expand_patterns([item]))
+            continue
+        if _URL.match(entry):
+            raise InputError(
+                f"{entry}: network sources are not read; download the video first "
+                "(for example with ffmpeg -i URL -c copy video.mp4)"
+            )
+        if _GLOB.search(entry) and not Path(entry).exists():
+            matches = sorted(glob.glob(entry, recursive=True), key=natural_key)
+            if not matches:
+                raise InputError(f"{entry}: the pattern matches no file or folder")
+            out.extend(matches)
+            continue
+        out.append(entry)
+    return out
+
+
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     """Turn command-line inputs into the list of videos to process, in order, once each.
 
     A file stays as it is (opening it tells whether it is a video). A folder that holds JPEG/PNG
     frames is one video; a folder without frames stands for the video files inside it (natural
-    order, not recursive).
+    order, not recursive). Glob patterns (quoted, so that the shell leaves them: ``"clips/**/
+    *.mp4"``) and ``@list.txt`` (one input a line) expand to what they name.
 
     Raises:
         InputError: one message naming every missing path, or a folder with neither frames nor
-            videos, or no input at all.
+            videos, a pattern that matches nothing, an unreadable list, or no input at all.
     """
-    given = [Path(p) for p in paths]
+    given = [Path(p) for p in _expand_patterns(paths)]
     if not given:
         raise InputError("no input given; pass one or more video files or frame folders")
     missing = [str(p) for p in given if not p.exists()]

@@ -17,11 +17,13 @@ class Frame:
     """One decoded frame, as displayed.
 
     Attributes:
-        index: 0-based position among the frames this iteration yields (after the start cut).
+        index: 0-based position among the frames this iteration yields (after the start cut
+            and the stride).
         rgb: (H, W, 3) uint8, C-contiguous, rotation already applied.
         pts_seconds: presentation time on the stream's own clock (not shifted to start at 0;
             exact for variable-frame-rate video). For frame folders: position / fps.
-        name: frame stem for folders (``"00012"``); ``f"{index:08d}"`` for videos.
+        name: frame stem for folders (``"00012"``); for videos ``f"{n:08d}"`` with n the frame's
+            position among all decoded frames after the start cut (``index`` without a stride).
     """
 
     index: int
@@ -109,6 +111,7 @@ class VideoSource:
         self.start = start
         self.end = end
         self.max_frames = max_frames
+        self.stride = 1  # keep every stride-th frame (set by `open_video`)
         self.error: str | None = None
         self.frames_read = 0
 
@@ -131,6 +134,8 @@ class VideoSource:
             if self.end is not None:
                 span = max(0, round((self.end - (self.start or 0.0)) * self.fps))
                 total = span if total is None else min(total, span)
+        if total is not None and self.stride > 1:
+            total = -(-total // self.stride)
         if self.max_frames is not None:
             total = self.max_frames if total is None else min(total, self.max_frames)
         return total
@@ -140,15 +145,17 @@ class VideoSource:
         self.frames_read = 0
         raw = self._raw_frames()
         try:
-            for pts, stem, load in raw:
+            for position, (pts, stem, load) in enumerate(raw):
                 if self.end is not None and pts >= self.end:
                     break
                 if self.max_frames is not None and self.frames_read >= self.max_frames:
                     break
+                if position % self.stride:
+                    continue  # skipped frames are never converted to RGB
                 rgb = load()
                 index = self.frames_read
                 self.frames_read += 1
-                yield Frame(index, rgb, pts, stem if stem is not None else f"{index:08d}")
+                yield Frame(index, rgb, pts, stem if stem is not None else f"{position:08d}")
         except DecodeFailure as err:
             self.error = f"{self.path}: stopped after {self.frames_read} frame(s): {err}"
         finally:
