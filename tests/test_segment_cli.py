@@ -287,3 +287,44 @@ def test_summary_manifest_traces_the_run(tmp_path, checkpoint) -> None:
     assert manifest["versions"]["torch"] == torch.__version__ and manifest["versions"]["av"]
     assert manifest["options"]["stride"] == 1 and manifest["options"]["post"] == "stream"
     assert manifest["host"] and summary["videos"][0]["device"] == "cpu"
+
+
+def test_network_sources_from_a_local_http_server(tmp_path, checkpoint) -> None:
+    import functools
+    import http.server
+    import threading
+
+    encode(tmp_path / "clip.mp4", 4)
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # the server's access log stays out of stderr
+            pass
+
+    handler = functools.partial(Quiet, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/clip.mp4"
+        out = tmp_path / "out"
+        base = ["--checkpoint", str(checkpoint), "--task", "panoptic"]
+        result = runner.invoke(app, ["segment", url, "-o", str(out), *base])
+        assert result.exit_code == 0, result.output
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["videos"][0]["video"] == "clip" and summary["videos"][0]["frames"] == 4
+        assert summary["videos"][0]["input"] == url
+        local = runner.invoke(
+            app, ["segment", str(tmp_path / "clip.mp4"), "-o", str(tmp_path / "o2"), *base]
+        )
+        assert local.exit_code == 0, local.output
+        for png in sorted((out / "pan_pred").rglob("*.png")):
+            twin = tmp_path / "o2" / png.relative_to(out)
+            assert png.read_bytes() == twin.read_bytes()  # the same frames, the same results
+        gone = runner.invoke(
+            app, ["segment", url.replace("clip", "none"), "-o", str(tmp_path / "o3"), *base]
+        )
+        assert gone.exit_code == 1 and "check the URL" in gone.stderr
+        assert "\n" not in gone.stderr.strip()
+    finally:
+        server.shutdown()
+    odd = runner.invoke(app, ["segment", "ftp://example.org/a.mp4", "-o", str(tmp_path / "o4")])
+    assert odd.exit_code == 1 and "ftp:// sources are not read" in odd.stderr

@@ -12,7 +12,7 @@ from .folder import list_frames, natural_key, open_folder
 from .reader import open_video_file
 from .source import VideoSource
 
-__all__ = ["VIDEO_SUFFIXES", "expand_inputs", "open_video"]
+__all__ = ["VIDEO_SUFFIXES", "URLInput", "expand_inputs", "is_url", "open_video"]
 
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts"}
@@ -67,7 +67,7 @@ def open_video(
             folder or frames of different sizes.
         InputError: an invalid option value.
     """
-    path = Path(path)
+    path = path if isinstance(path, URLInput) else _url(path) if is_url(path) else Path(path)
     _check_options(start, end, max_frames, threads)
     if stream is not None and stream < 0:
         raise InputError(f"stream must be >= 0 (the first video stream is 0), got {stream}")
@@ -96,6 +96,52 @@ def _folder_videos(folder: Path) -> list[Path]:
 
 _GLOB = re.compile(r"[*?\[]")
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+NETWORK_SCHEMES = frozenset(
+    {"http", "https", "rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt"}
+)
+
+
+class URLInput(str):
+    """A network source FFmpeg opens (http(s) files and HLS playlists, rtsp, rtmp, udp...),
+    with the few `Path` attributes the runners use: `name` / `stem` from the URL's last path
+    part (``stream`` when it has none)."""
+
+    @property
+    def stem(self) -> str:
+        from urllib.parse import urlparse
+
+        last = Path(urlparse(str(self)).path).stem
+        return last or "stream"
+
+    @property
+    def name(self) -> str:
+        return self.stem
+
+    def is_dir(self) -> bool:
+        return False
+
+    def is_file(self) -> bool:
+        return False
+
+    def exists(self) -> bool:
+        return True  # only opening it tells
+
+    def resolve(self) -> URLInput:
+        return self
+
+
+def is_url(value: object) -> bool:
+    return isinstance(value, URLInput) or (isinstance(value, str) and bool(_URL.match(value)))
+
+
+def _url(entry: str) -> URLInput:
+    scheme = entry.split("://", 1)[0].lower()
+    if scheme not in NETWORK_SCHEMES:
+        raise InputError(
+            f"{entry}: {scheme}:// sources are not read; use http(s), rtsp, rtmp, udp, tcp or "
+            "srt, or a local file"
+        )
+    return URLInput(entry)
 
 
 def _list_file(entry: str) -> list[str]:
@@ -121,10 +167,10 @@ def _list_file(entry: str) -> list[str]:
     return out
 
 
-def _expand_patterns(paths: Iterable[str | Path]) -> list[str]:
+def _expand_patterns(paths: Iterable[str | Path]) -> list[str | URLInput]:
     """``@list.txt`` entries and glob patterns (``*``, ``?``, ``[...]``, ``**``) that do not
     name an existing path, in the given order; patterns expand in natural name order."""
-    out: list[str] = []
+    out: list[str | URLInput] = []
     for raw in paths:
         entry = str(raw)
         if entry.startswith("@") and not Path(entry).exists():
@@ -132,10 +178,8 @@ def _expand_patterns(paths: Iterable[str | Path]) -> list[str]:
                 out.extend(_expand_patterns([item]))
             continue
         if _URL.match(entry):
-            raise InputError(
-                f"{entry}: network sources are not read; download the video first "
-                "(for example with ffmpeg -i URL -c copy video.mp4)"
-            )
+            out.append(_url(entry))
+            continue
         if _GLOB.search(entry) and not Path(entry).exists():
             matches = sorted(glob.glob(entry, recursive=True), key=natural_key)
             if not matches:
@@ -146,19 +190,20 @@ def _expand_patterns(paths: Iterable[str | Path]) -> list[str]:
     return out
 
 
-def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
+def expand_inputs(paths: Iterable[str | Path]) -> list[Path | URLInput]:
     """Turn command-line inputs into the list of videos to process, in order, once each.
 
     A file stays as it is (opening it tells whether it is a video). A folder that holds JPEG/PNG
     frames is one video; a folder without frames stands for the video files inside it (natural
     order, not recursive). Glob patterns (quoted, so that the shell leaves them: ``"clips/**/
-    *.mp4"``) and ``@list.txt`` (one input a line) expand to what they name.
+    *.mp4"``) and ``@list.txt`` (one input a line) expand to what they name; URLs of network
+    sources (http(s), HLS, rtsp...) stay as `URLInput`.
 
     Raises:
         InputError: one message naming every missing path, or a folder with neither frames nor
             videos, a pattern that matches nothing, an unreadable list, or no input at all.
     """
-    given = [Path(p) for p in _expand_patterns(paths)]
+    given = [p if isinstance(p, URLInput) else Path(p) for p in _expand_patterns(paths)]
     if not given:
         raise InputError("no input given; pass one or more video files or frame folders")
     missing = [str(p) for p in given if not p.exists()]
@@ -167,8 +212,8 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
             f"input not found: {', '.join(missing)}; check the path"
             + ("s" if len(missing) > 1 else "")
         )
-    out: list[Path] = []
-    seen: set[Path] = set()
+    out: list[Path | URLInput] = []
+    seen: set[Path | URLInput] = set()
     for path in given:
         items = [path]
         if path.is_dir() and not list_frames(path):

@@ -17,12 +17,17 @@ FIX = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
 def open_container(path: Path) -> av.container.InputContainer:
     """Open ``path`` with PyAV; VideoError for unreadable files and still images."""
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        network = "://" in str(path)  # a URLInput: give up on a silent server
+        options = {"timeout": 30.0} if network else {}
+        container = av.open(str(path), metadata_errors="ignore", **options)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or str(err)
         raise VideoError(
-            f"{path}: not a video file FFmpeg can read ({reason}); check that it is a complete "
-            f"video (mp4, mkv, mov, webm, avi...) or {FIX}"
+            f"{path}: not a video FFmpeg can read ({reason}); check the URL and that the server "
+            "answers"
+            if network
+            else f"{path}: not a video file FFmpeg can read ({reason}); check that it is a "
+            f"complete video (mp4, mkv, mov, webm, avi...) or {FIX}"
         ) from None
     fmt = container.format.name
     if fmt.endswith("_pipe") or fmt in ("image2", "image2pipe"):
