@@ -1,0 +1,132 @@
+"""End-to-end speed and peak memory of `axialvs segment` / `refine` at 480p, 720p and 1080p.
+
+For every size and mode, one fresh process segments the same 30-frame H.264 video (made from
+a real video of the test data when present, else from a synthetic moving pattern) with the
+shipped default model and both outputs (panoptic + instance), and reports:
+
+- end-to-end frames/s (decoding, network, post-processing, writing; the process's wall time
+  inside `segment_videos`),
+- network-only frames/s (frames / the time spent in the network, from summary.json),
+- post-processing + writing time per frame,
+- peak resident memory of the process.
+
+    python benchmarks/segment_speed.py [--frames 30] [--threads 0] [--out docs/benchmarks]
+
+Prints a Markdown table and writes it to OUT/segment_speed.md. Run it on an otherwise idle
+machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+SIZES = {"480p": (480, 854), "720p": (720, 1280), "1080p": (1080, 1920)}
+SOURCE = (
+    Path(os.environ.get("AXIALVS_TEST_DATA", "/work/shared/data")) / "videos" / "sam2_01_dog.mp4"
+)
+
+CHILD = r"""
+import json, resource, sys, time
+from axialvs_cli.segment_api import SegmentOptions, segment_videos
+video, out, offline, threads = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
+t0 = time.perf_counter()
+result = segment_videos([video], out, options=SegmentOptions(offline=offline, threads=threads))
+wall = time.perf_counter() - t0
+v = result.videos[0]
+print(json.dumps({
+    "frames": v["frames"], "wall_s": wall, "model_s": v["timing"]["model_s"],
+    "postprocess_s": v["timing"]["postprocess_s"],
+    "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def make_video(path: Path, size: tuple[int, int], frames: int) -> Path:
+    """A `frames`-frame H.264 video of `size` (H, W): the real test video resized, or a
+    synthetic moving pattern when the test data is absent."""
+    h, w = size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.height, stream.width, stream.pix_fmt = h, w, "yuv420p"
+        stream.options = {"crf": "20"}
+
+        def write(frame: av.VideoFrame) -> None:
+            for packet in stream.encode(frame.reformat(width=w, height=h, format="yuv420p")):
+                out.mux(packet)
+
+        if SOURCE.is_file():
+            with av.open(str(SOURCE)) as src:
+                for i, frame in enumerate(src.decode(video=0)):
+                    if i >= frames:
+                        break
+                    write(frame)
+        else:
+            yy, xx = np.mgrid[0:h, 0:w]
+            for i in range(frames):
+                rgb = np.stack([(xx + 8 * i) % 256, (yy + 4 * i) % 256, (xx + yy) % 256], -1)
+                write(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24"))
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def measure(video: Path, offline: bool, threads: int, work: Path) -> dict:
+    out = work / f"out_{video.stem}_{int(offline)}"
+    cmd = [sys.executable, "-c", CHILD, str(video), str(out), "1" if offline else "0", str(threads)]
+    line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    return json.loads(line.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for label, size in SIZES.items():
+            video = make_video(work / f"{label}.mp4", size, args.frames)
+            for offline in (False, True):
+                m = measure(video, offline, args.threads, work)
+                n = m["frames"]
+                rows.append(
+                    f"| {label} | {'refine' if offline else 'segment'} | {n / m['wall_s']:.2f} "
+                    f"| {n / m['model_s']:.1f} | {1000 * m['postprocess_s'] / n:.0f} "
+                    f"| {m['rss_mib']:.0f} |"
+                )
+                print(rows[-1], flush=True)
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    source = SOURCE.name if SOURCE.is_file() else "a synthetic pattern"
+    text = "\n".join(
+        [
+            f"# segment / refine speed ({args.frames}-frame H.264 video from {source}, shipped "
+            f"default model, panoptic + instance outputs; {machine})",
+            "",
+            "| size | command | end to end (frames/s) | network (frames/s) | post-processing + "
+            "writing (ms/frame) | peak RSS (MiB) |",
+            "|---|---|---:|---:|---:|---:|",
+            *rows,
+            "",
+            "Made by `python benchmarks/segment_speed.py`.",
+            "",
+        ]
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "segment_speed.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
