@@ -6,7 +6,6 @@ output file rules, the class table and preprocessing recorded in the checkpoint 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from models.weights import load_state_dict_strict, save_checkpoint
 
 from .classes import TABLES, default_table, load_table
 from .errors import InputError, OutputExistsError
+from .model_cards import sha256
 
 TASKS = {"video-kmax": "vps", "tube-link": "vis"}
 
@@ -34,14 +34,6 @@ class ConvertResult:
     config: AxialVSConfig
     report: ConversionReport
     meta: dict[str, Any]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _norm_name(name: Any) -> str:
@@ -123,7 +115,7 @@ def convert_checkpoint(
         "thing_ids": [c["id"] for c in categories if c["isthing"]],
         "pixel_mean": list(cfg.pixel_mean),
         "pixel_std": list(cfg.pixel_std),
-        "source": {"file": source.name, "sha256": _sha256(source), "variant": variant},
+        "source": {"file": source.name, "sha256": sha256(source), "variant": variant},
     }
     path = save_checkpoint(output, model, cfg, meta)
     return ConvertResult(path, cfg, report, meta)
