@@ -30,7 +30,7 @@ from .formats._io import atomic_write_json
 from .formats.vipseg import PanopticWriter
 from .formats.ytvis import write_results
 from .model_cards import sha256
-from .postprocess import Thresholds, class_scores
+from .postprocess import Thresholds
 from .preprocess import plan_geometry, stream_clips
 from .render_api import SegmentOverlay, overlay_classes
 from .segment_outputs import (
@@ -333,11 +333,7 @@ def _segment_one(
             "softmax" if kmax else "sigmoid", panoptic.root,
         )  # fmt: skip
 
-    def add(pred: Any, frames: list) -> None:
-        outputs.add_clip(pred, frames, paint=video_level is None)
-        if video_level is not None:
-            valid = min(pred.valid, len(frames))
-            video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid])
+    outputs.video_level = video_level
 
     def report(stage: str, done: int) -> None:
         if progress is not None:
@@ -366,7 +362,7 @@ def _segment_one(
                     frames_in, geometry, length, loaded.pixel_mean, read
                 ):
                     pred = timed("model_s", runner.decode, clips, clip, len(frames))
-                    timed("postprocess_s", add, pred, frames)
+                    timed("postprocess_s", outputs.add_clip, pred, frames)
                     clips += 1
                     report("pass 2/2", frames[-1].index + 1)
                 if outputs.frames != read:
@@ -380,14 +376,14 @@ def _segment_one(
             runner = NearOnlineRunner(loaded.model)
             for clip, frames in stream_clips(frames_in, geometry, length, loaded.pixel_mean):
                 pred = timed("model_s", runner.step, clip, len(frames))
-                timed("postprocess_s", add, pred, frames)
+                timed("postprocess_s", outputs.add_clip, pred, frames)
                 clips += 1
                 report("segmenting", frames[-1].index + 1)
             error = source.error
             state = runner.state
             final_logits = state.mean_logits if state.clips else None
         if video_level is not None and final_logits is not None:
-            timed("postprocess_s", _paint_video, video_level, outputs, final_logits)
+            timed("postprocess_s", outputs.paint_video, final_logits)
         tracks = timed("postprocess_s", outputs.finish, final_logits, options.top_k)
         if overlay is not None:
             overlay.close()
@@ -428,12 +424,6 @@ def _segment_one(
         "error": message,
     }
     return summary, tracks
-
-
-def _paint_video(video_level: VideoLevelPanoptic, outputs: VideoOutputs, logits: Any) -> None:
-    labels = class_scores(logits.cpu())[1].tolist()
-    for owner, painted, frames in video_level.paint(logits):
-        outputs.write_painted(owner, painted, labels, frames)
 
 
 def _overlay(

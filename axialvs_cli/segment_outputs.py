@@ -34,6 +34,7 @@ from .postprocess import (
 )
 from .preprocess import FrameGeometry, FrameInfo
 from .tracking import ClipPrediction, SegmentIds
+from .video_level import VideoLevelPanoptic
 
 __all__ = [
     "ClassTable",
@@ -144,19 +145,20 @@ class VideoOutputs:
         self._spill = open(spill, "w", encoding="utf-8") if spill is not None else None  # noqa: SIM115
         self._prob_sum: Tensor | None = None
         self._area: Tensor | None = None
+        self.video_level: VideoLevelPanoptic | None = None  # `--post video`, set by the caller
 
-    def add_clip(self, pred: ClipPrediction, frames: list[FrameInfo], paint: bool = True) -> None:
+    def add_clip(self, pred: ClipPrediction, frames: list[FrameInfo]) -> None:
         """Post-process and write the real frames of one clip (padding frames are dropped);
-        `paint=False` leaves the panoptic output to the caller (`--post video`)."""
+        with `video_level` set (`--post video`) the clip goes to it and is painted by
+        `paint_video` after the last one."""
         valid = min(pred.valid, len(frames))
-        if self._spill is None and not (paint and self.panoptic is not None):
-            self.frames += valid
-            return
         logits = pred.mask_logits[:, :valid].to(self.device)  # (N, T', h, w)
         probs = frame_probabilities(logits, self.geometry, self.normalise)  # (T', N, H, W)
         masks = clip_masks(probs, self.thresholds.pixel)
+        if self.video_level is not None:
+            self.video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid], probs, masks)
         del probs
-        if paint and self.panoptic is not None:
+        if self.panoptic is not None and self.video_level is None:
             scores, labels = class_scores(pred.class_logits.to(self.device))
             owner, painted = paint_panoptic(masks, scores, labels, self.is_thing, self.thresholds)
             self._write_panoptic(owner, painted, labels.tolist(), frames[:valid])
@@ -165,11 +167,13 @@ class VideoOutputs:
             self._spill_frames(masks)
         self.frames += valid
 
-    def write_painted(
-        self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]
-    ) -> None:
-        """Write frames painted elsewhere: (T', H, W) slot map (-1 = void), painted slots."""
-        self._write_panoptic(owner, painted, labels, frames)
+    def paint_video(self, class_logits: Tensor) -> None:
+        """`--post video`: paint and write every frame from the video's final class logits."""
+        if self.video_level is None:
+            return
+        labels = class_scores(class_logits.cpu())[1].tolist()
+        for owner, painted, frames in self.video_level.paint(class_logits):
+            self._write_panoptic(owner, painted, labels, frames)
 
     def _write_panoptic(
         self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]

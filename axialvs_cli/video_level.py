@@ -7,19 +7,19 @@ video: mask scores, the painting order and the overlap test are computed over al
 a query that passes paints its pixels in every frame. Holding N x T x H x W probabilities of a
 long video is out of the question; here
 
-1. each clip's stride-4 mask logits (N x T x h x w, float32, slot order) go to a temporary
-   file while the network runs;
-2. after the last clip, the final class logits decide the class of every slot; pass A reads
-   the logits back clip by clip and computes, at the displayed size, each slot's probability
-   sum and area inside its binary mask and how many pixels are covered by each distinct set
-   of slots (the binary masks of a pixel, e.g. {3}, {3, 17});
-3. the painting decisions follow from those counts exactly: visiting slots by class score x
-   mask score, a slot's new pixels are those of the sets that contain it and no slot accepted
+1. while the network runs, each clip's stride-4 mask logits (N x T x h x w, float32, slot
+   order) go to a temporary file, and from the clip's probabilities at the displayed size
+   (the ones the instance output computes anyway) each slot's probability sum and area inside
+   its binary mask are added up, and how many pixels are covered by each distinct set of slots
+   (the binary masks of a pixel, e.g. {3}, {3, 17});
+2. after the last clip, the final class logits decide the class of every slot, and the
+   painting decisions follow from those counts exactly: visiting slots by class score x mask
+   score, a slot's new pixels are those of the sets that contain it and no slot accepted
    before it;
-4. pass B reads the logits once more and paints each pixel with the first accepted slot (in
-   painting order) whose binary mask covers it.
+3. one pass over the file paints each pixel with the first accepted slot (in painting order)
+   whose binary mask covers it.
 
-The result equals the official whole-video computation; its cost is two extra passes of
+The result equals the official whole-video computation; its cost is one extra pass of
 upsampling over the video and the temporary file (4 N h w bytes per frame).
 """
 
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .postprocess import Thresholds, class_scores, frame_probabilities
+from .postprocess import ClipMasks, Thresholds, class_scores, frame_probabilities
 from .preprocess import FrameGeometry, FrameInfo
 
 __all__ = ["VideoLevelPanoptic", "cover_set_keys", "decide_painting"]
@@ -133,12 +133,25 @@ class VideoLevelPanoptic:
         self._path = Path(name)
         self._file = os.fdopen(fd, "w+b")
         self._clips: list[tuple[tuple[int, ...], list[FrameInfo]]] = []
+        self._prob_sum: Tensor | None = None  # (N,) float64
+        self._area: Tensor | None = None  # (N,) int64
+        self._histogram: dict[tuple[int, ...], int] = {}
 
-    def add_clip(self, mask_logits: Tensor, frames: list[FrameInfo]) -> None:
-        """Keep the (N, T', h, w) mask logits of a clip's real frames."""
+    def add_clip(
+        self, mask_logits: Tensor, frames: list[FrameInfo], probs: Tensor, masks: ClipMasks
+    ) -> None:
+        """Keep the (N, T', h, w) mask logits of a clip's real frames and add up the statistics
+        of their probabilities `probs` (T', N, H, W) and binary masks `masks`."""
         logits = mask_logits.detach().float().cpu().contiguous()
         self._file.write(logits.numpy().tobytes())
         self._clips.append((tuple(logits.shape), list(frames)))
+        stats = (masks.prob_sum.double().cpu(), masks.area.to(torch.int64).cpu())
+        if self._prob_sum is None:
+            self._prob_sum, self._area = stats
+        else:
+            self._prob_sum, self._area = self._prob_sum + stats[0], self._area + stats[1]
+        for key, count in _count_sets(cover_set_keys(masks.binary)):
+            self._histogram[key] = self._histogram.get(key, 0) + count
 
     def _read(self):
         self._file.flush()
@@ -154,17 +167,9 @@ class VideoLevelPanoptic:
         thr = self.thresholds
         scores, labels = class_scores(class_logits.to(self.device))
         n = scores.shape[0]
-        prob_sum = torch.zeros(n, dtype=torch.float64)
-        area = torch.zeros(n, dtype=torch.int64)
-        histogram: dict[tuple[int, ...], int] = {}
-        for logits, _ in self._read():  # pass A: statistics and cover-set counts
-            probs = frame_probabilities(logits, self.geometry, self.normalise)
-            binary = probs > thr.pixel
-            prob_sum += (probs * binary).flatten(2).sum(-1).sum(0).double().cpu()
-            area += binary.flatten(2).sum(-1, dtype=torch.int64).sum(0).cpu()
-            for key, count in _count_sets(cover_set_keys(binary)):
-                histogram[key] = histogram.get(key, 0) + count
-            del probs, binary
+        if self._prob_sum is None or self._area is None:
+            return
+        prob_sum, area, histogram = self._prob_sum, self._area, self._histogram
         mask_scores = (prob_sum / area.clamp(min=1).double()).float()
         order = torch.argsort(scores.cpu().float() * mask_scores, descending=True, stable=True)
         thing = self.is_thing.cpu()[labels.cpu()]
@@ -180,7 +185,7 @@ class VideoLevelPanoptic:
         rank[torch.tensor(accepted, dtype=torch.int64, device=self.device)] = torch.arange(
             len(accepted), device=self.device
         )
-        for logits, frames in self._read():  # pass B: paint
+        for logits, frames in self._read():
             binary = frame_probabilities(logits, self.geometry, self.normalise) > thr.pixel
             ranks = torch.where(binary, rank.view(1, -1, 1, 1), n)  # (T', N, H, W)
             best, slot = ranks.min(dim=1)

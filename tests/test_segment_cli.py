@@ -295,6 +295,7 @@ def test_network_sources_from_a_local_http_server(tmp_path, checkpoint) -> None:
     import threading
 
     encode(tmp_path / "clip.mp4", 4)
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:  # the server's access log stays out of stderr
             pass

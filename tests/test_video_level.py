@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from axialvs_cli.main import app
-from axialvs_cli.postprocess import Thresholds, frame_probabilities
+from axialvs_cli.postprocess import Thresholds, clip_masks, frame_probabilities
 from axialvs_cli.preprocess import FrameInfo, plan_geometry
 from axialvs_cli.video_level import VideoLevelPanoptic, cover_set_keys, decide_painting
 
@@ -67,7 +67,8 @@ def test_streamed_video_rule_equals_the_whole_video_rule(tmp_path, queries: int)
     frames = 0
     for logits in clips:
         infos = [FrameInfo(frames + i, f"{frames + i:08d}", 0.0) for i in range(logits.shape[1])]
-        video.add_clip(logits, infos)
+        probs = frame_probabilities(logits, geometry)
+        video.add_clip(logits, infos, probs, clip_masks(probs, thr.pixel))
         frames += logits.shape[1]
     owners = []
     for owner, _, _ in video.paint(class_logits):
