@@ -27,6 +27,8 @@ def _backbone(cfg: BackboneConfig) -> nn.Module:
         return build_backbone(cfg.name, drop_path=cfg.drop_path)
     if cfg.name.startswith("swin_"):
         return build_backbone(cfg.name, drop_path=cfg.drop_path, window=cfg.window or None)
+    if cfg.name.startswith("efficientnet_"):
+        return build_backbone(cfg.name)
     if cfg.name == "small":
         return build_backbone(cfg.name, widths=cfg.widths, depths=cfg.depths, norm=cfg.norm)
     return build_backbone(cfg.name, norm=cfg.norm, norm_eps=cfg.norm_eps)

@@ -14,6 +14,7 @@ from ..errors import InputError
 class DataFormat(str, Enum):
     vipseg = "vipseg"
     ytvis = "ytvis"
+    camvid = "camvid"
 
 
 HELP = """Train an Axial-VS model.
@@ -41,7 +42,7 @@ def train(
     data: Annotated[
         Path,
         typer.Option(
-            help="vipseg: the VIPSeg_720P folder (or its panoptic_gt_VIPSeg_<split>.json); ytvis: the annotation JSON (YouTube-VIS 2019/2021/2022, OVIS)."
+            help="vipseg: the VIPSeg_720P folder (or its panoptic_gt_VIPSeg_<split>.json); ytvis: the annotation JSON (YouTube-VIS 2019/2021/2022, OVIS); camvid: the CamVid folder of the SegNet tutorial."
         ),
     ],
     out: Annotated[Path, typer.Option(help="Run folder: log.jsonl, checkpoints, config.json.")],
@@ -65,6 +66,13 @@ def train(
     init: Annotated[
         Path | None, typer.Option(help="Start from these weights (stage 2: a stage-1 checkpoint).")
     ] = None,
+    backbone_init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Stage 1: ImageNet weights for the backbone: an EfficientNet-Lite0 state dict "
+            "(efficientnet_pytorch layout), a torchvision ResNet or a timm ConvNeXt state dict."
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(
@@ -72,7 +80,10 @@ def train(
         ),
     ] = False,
     split: Annotated[
-        str | None, typer.Option(help="vipseg: the split whose JSON to read (default train).")
+        str | None,
+        typer.Option(
+            help="vipseg: the split whose JSON to read (default train); camvid: train, val, test or e.g. train+val."
+        ),
     ] = None,
     image_root: Annotated[
         Path | None,
@@ -216,7 +227,7 @@ def train(
     from ..training.loop import train as run_training
 
     overrides = dict(
-        resume=resume, split=split, image_root=image_root, val=val, val_split=val_split,
+        backbone_init=backbone_init, resume=resume, split=split, image_root=image_root, val=val, val_split=val_split,
         val_image_root=val_image_root, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup,
         weight_decay=weight_decay, backbone_lr_mult=backbone_lr_mult, temporal_lr_mult=temporal_lr_mult,
         head_lr_mult=head_lr_mult, clip_grad=clip_grad, clip_length=clip_length, clips=clips,

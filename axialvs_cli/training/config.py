@@ -15,7 +15,7 @@ from ..data.transforms import AugmentConfig
 from .losses import LOSS_PRESETS, LossConfig
 from .optim import OptimConfig
 
-FORMATS = ("vipseg", "ytvis")
+FORMATS = ("vipseg", "ytvis", "camvid")
 VIS_SHORT_SIDES = (288, 320, 352, 384, 416, 448, 480, 512)
 
 # (recipe, dataset format, stage) -> defaults; batch sizes are global (all processes together).
@@ -24,6 +24,9 @@ RECIPES: dict[tuple[str, str, int], dict[str, Any]] = {
     ("paper", "vipseg", 2): dict(crop=(769, 1345), scale=(0.3, 1.7), batch_size=16, lr=5e-5, warmup=750, steps=15000, clip_length=2, num_clips=12, random_reverse=True, loss="vps-stage2", ckpt_every=5000, val_every=5000),
     ("paper", "ytvis", 1): dict(crop=(385, 673), short_sides=VIS_SHORT_SIDES, batch_size=8, lr=1e-4, warmup=1000, steps=15000, clip_length=4, num_clips=1, random_reverse=False, loss="vis", ckpt_every=5000, val_every=0),
     ("paper", "ytvis", 2): dict(crop=(385, 673), short_sides=VIS_SHORT_SIDES, batch_size=8, lr=1e-4, warmup=500, steps=10000, clip_length=4, num_clips=5, random_reverse=True, loss="vis-stage2", ckpt_every=5000, val_every=0),
+    # CamVid (480 x 360 street frames): a CPU recipe for the lite0 preset (the default model)
+    ("camvid", "camvid", 1): dict(crop=(289, 385), scale=(0.75, 1.5), batch_size=4, lr=1e-3, warmup=100, steps=1500, clip_length=2, num_clips=1, random_reverse=False, loss="vps", ckpt_every=250, val_every=0),
+    ("camvid", "camvid", 2): dict(crop=(289, 385), scale=(0.75, 1.5), batch_size=2, lr=5e-4, warmup=20, steps=200, clip_length=2, num_clips=3, random_reverse=True, loss="vps-stage2", ckpt_every=100, val_every=0),
     ("tiny", "vipseg", 1): dict(crop=(129, 225), scale=(0.5, 1.5), batch_size=2, lr=1e-3, warmup=50, steps=2000, clip_length=2, num_clips=1, random_reverse=False, loss="vps", ckpt_every=500, val_every=0),
     ("tiny", "vipseg", 2): dict(crop=(129, 225), scale=(0.5, 1.5), batch_size=2, lr=5e-4, warmup=50, steps=1000, clip_length=2, num_clips=4, random_reverse=True, loss="vps-stage2", ckpt_every=500, val_every=0),
     ("tiny", "ytvis", 1): dict(crop=(129, 225), scale=(0.5, 1.5), batch_size=2, lr=1e-3, warmup=50, steps=2000, clip_length=2, num_clips=1, random_reverse=False, loss="vis", ckpt_every=500, val_every=0),
@@ -35,18 +38,20 @@ RECIPES: dict[tuple[str, str, int], dict[str, Any]] = {
 # Short tiny stage-1 runs re-estimate the batch-norm statistics before saving (they follow the
 # weights with momentum 0.01: measured VPQ 18 -> 24 after 500 steps on the synthetic data).
 for _key in RECIPES:
-    if _key[0] == "tiny":
+    if _key[0] in ("tiny", "camvid"):
         RECIPES[_key]["loss_options"] = {
             "insdis_samples": 1024,
             "semantic_samples": 1024,
             "points": 4096,
         }
-    RECIPES[_key]["precise_bn"] = 20 if _key[0] == "tiny" and _key[2] == 1 else 0
+    RECIPES[_key]["precise_bn"] = 20 if _key[0] in ("tiny", "camvid") and _key[2] == 1 else 0
 
 
 def recipe(preset: str, fmt: str, stage: int) -> dict[str, Any]:
     """Defaults for a preset (``tiny`` / ``*-tiny`` -> the tiny recipe, any other -> the
-    paper's)."""
+    paper's; CamVid data -> the camvid recipe)."""
+    if fmt == "camvid":
+        return dict(RECIPES[("camvid", fmt, stage)])
     small = preset == "tiny" or preset.endswith("-tiny")
     return dict(RECIPES[("tiny" if small else "paper", fmt, stage)])
 
@@ -75,6 +80,7 @@ class TrainConfig:
     stage: int = 1
     preset: str = "tiny"
     init: Path | None = None
+    backbone_init: Path | None = None  # stage 1: ImageNet weights of the backbone
     resume: bool = False
     clip_length: int = 2
     num_clips: int = 1
@@ -208,6 +214,7 @@ def build_config(
     }
     return TrainConfig(
         out=Path(out), data=data_cfg, stage=stage, preset=preset, init=init,
+        backbone_init=o.get("backbone_init"),
         clip_length=o.get("clip_length", ckpt_clip_length or r["clip_length"]),
         num_clips=o.get("clips", r["num_clips"]) if stage == 2 else 1,
         sampling_range=o.get("sampling_range", 1), random_reverse=o.get("random_reverse", r["random_reverse"]),

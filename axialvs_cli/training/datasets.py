@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch.utils.data import Dataset
 
+from ..data.camvid import CamvidClips
 from ..data.vipseg import VipsegClips
 from ..data.ytvis import YtvisClips
 from ..errors import InputError
@@ -20,6 +21,10 @@ def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
         sampling_range=cfg.sampling_range, augment=cfg.augment if train else None,
         random_reverse=cfg.random_reverse and train,
     )  # fmt: skip
+    if d.format == "camvid":
+        if not d.root.is_dir():
+            raise InputError(f"--data {d.root}: no such CamVid folder (train/, trainannot/, ...)")
+        return CamvidClips(d.root, d.split, **common)
     if d.format == "vipseg":
         if d.root.is_file():
             return VipsegClips(d.root.parent, d.split, json_path=d.root, **common)

@@ -63,6 +63,13 @@ def prepare_model(
         preset = apply_overrides(get_preset(cfg.preset), cfg.model_overrides)
         model_cfg = preset.replace(num_classes=len(classes), clip_length=cfg.clip_length)
         model = build_axialvs(model_cfg)
+        if cfg.backbone_init is not None:
+            _load_backbone(model, cfg.backbone_init, info)
+    if cfg.backbone_init is not None and cfg.init is not None:
+        raise InputError(
+            "--backbone-init starts a fresh stage-1 model; with --init the backbone's weights "
+            "come from that checkpoint (drop one of the two)"
+        )
     if cfg.clip_length != model_cfg.clip_length:
         raise InputError(
             f"--clip-length {cfg.clip_length} differs from the model's {model_cfg.clip_length}"
@@ -82,8 +89,26 @@ def prepare_model(
         "num_clips": cfg.num_clips,
         "crop": list(cfg.augment.crop),
         "init": str(cfg.init) if cfg.init else None,
+        "backbone_init": str(cfg.backbone_init) if cfg.backbone_init else None,
     }
     return model, model_cfg, meta
+
+
+def _load_backbone(model: AxialVS, path: Path, info: Any) -> None:
+    """--backbone-init: ImageNet weights into the fresh model's backbone."""
+    from models.backbones.pretrained import load_imagenet, read_state_dict
+    from models.errors import ConfigError
+
+    try:
+        layout, missing = load_imagenet(model.backbone, read_state_dict(path))
+    except ConfigError as err:
+        raise InputError(f"--backbone-init {path}: {err}") from None
+    if info.is_main and missing:
+        warnings.warn(
+            f"--backbone-init {path} ({layout}): {len(missing)} backbone tensors are not in "
+            f"the file and keep their initialisation, e.g. {', '.join(missing[:3])}",
+            stacklevel=2,
+        )
 
 
 def _new_classes(

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .convnext import CONVNEXT_SPECS, ConvNeXt, convnext
+from .efficientnet import EfficientNetLite
 from .resnet import NORMS, RESNET_SPECS, FrozenBatchNorm2d, ResNet
 from .small import SmallBackbone
 from .swin import SWIN_SPECS, SwinTransformer
@@ -24,6 +25,7 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
     **{f"convnextv2_{size}": ("drop_path",) for size in CONVNEXT_SPECS},
     **{f"swin_{size}": ("drop_path", "window") for size in SWIN_SPECS},
     "small": ("widths", "depths", "norm"),
+    "efficientnet_lite0": (),
 }
 BACKBONES: tuple[str, ...] = tuple(_OPTIONS)
 
@@ -37,6 +39,7 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
         convnextv2_tiny/small/base/large (GRN, no layer scale): drop_path.
         swin_tiny/small/base/large (mmdetection's key layout): drop_path, window.
         small: widths, depths (4 each), norm.
+        efficientnet_lite0 (ImageNet layout of efficientnet_pytorch): no options.
 
     Raises:
         ConfigError (a ValueError): an unknown name, or an option the family does not take.
@@ -60,6 +63,8 @@ def build_backbone(name: str, **kwargs: Any) -> nn.Module:
         return convnext(name.removeprefix("convnextv2_"), v2=True, **given)
     if name.startswith("swin_"):
         return SwinTransformer(name.removeprefix("swin_"), **given)
+    if name == "efficientnet_lite0":
+        return EfficientNetLite()
     return SmallBackbone(**given)
 
 
@@ -67,6 +72,7 @@ __all__ = [
     "BACKBONES",
     "NORMS",
     "ConvNeXt",
+    "EfficientNetLite",
     "FrozenBatchNorm2d",
     "ResNet",
     "SmallBackbone",
