@@ -31,8 +31,9 @@ from scipy import ndimage
 
 from ..errors import FormatError, InputError
 from .sampling import ClipDataset, item_rng
-from .targets import Sample, Target
+from .targets import Sample
 from .transforms import AugmentConfig, ClipParams, apply_image, apply_labels, valid_mask
+from .vipseg import build_target, read_rgb
 
 CLASSES: tuple[tuple[str, bool, tuple[int, int, int]], ...] = (
     ("sky", False, (128, 128, 128)),
@@ -173,8 +174,6 @@ class CamvidClips(ClipDataset):
 
     def __getitem__(self, index: int) -> Sample:
         image_path, label_path = self.files[index % len(self.files)]
-        from .vipseg import read_rgb
-
         image = read_rgb(image_path)
         label = read_label(label_path)
         if label.shape != image.shape[:2]:
@@ -200,25 +199,10 @@ class CamvidClips(ClipDataset):
             images.append(apply_image(image, p))
             id_maps.append(apply_labels(ids, p))
             valids.append(valid_mask(p))
-        target = _target(id_maps, valids, segments, self.stride)
+        no_crowd = {k: (c, False) for k, c in segments.items()}
+        target = build_target(id_maps, np.stack(valids), no_crowd, self.stride)
         clip = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()  # L 3 H W
         return Sample(clip, target, self.video_ids[index % len(self.files)], [0] * length)
-
-
-def _target(
-    id_maps: list[np.ndarray], valids: list[np.ndarray], segments: dict[int, int], stride: int
-) -> Target:
-    from .vipseg import build_target
-
-    valid = np.stack([v[::stride, ::stride] for v in valids])
-    target = build_target(
-        id_maps,
-        np.ones(id_maps[0].shape, bool),
-        {k: (c, False) for k, c in segments.items()},
-        stride,
-    )
-    target.valid = torch.from_numpy(np.ascontiguousarray(valid))
-    return target
 
 
 __all__ = [

@@ -48,12 +48,12 @@ def build_target(
 
     Args:
         id_maps: L maps (H, W) of segment ids (0 = void).
-        valid: (H, W) bool, False on padding.
+        valid: (H, W) or (L, H, W) bool, False on padding.
         segments: segment id -> (class index, is crowd), over the L frames.
         stride: target stride (4 = the model's mask stride).
     """
     ids = np.stack([m[::stride, ::stride] for m in id_maps])  # L h w
-    valid_s = np.broadcast_to(valid[::stride, ::stride], ids.shape)
+    valid_s = np.broadcast_to(valid[..., ::stride, ::stride], ids.shape)
     semantic = np.full(ids.shape, VOID, np.int64)
     labels, masks, tube_ids = [], [], []
     for sid in np.unique(ids).tolist():

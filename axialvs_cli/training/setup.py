@@ -33,6 +33,11 @@ def prepare_model(
     the segmenter's. On --resume the weights come from OUT/last.pt.
     """
     source = cfg.out / "last.pt" if cfg.resume else cfg.init
+    if cfg.backbone_init is not None and cfg.init is not None:
+        raise InputError(
+            "--backbone-init starts a fresh stage-1 model; with --init the backbone's weights "
+            "come from that checkpoint (drop one of the two)"
+        )
     if cfg.stage == 2 and source is None:
         raise InputError(
             "stage 2 needs --init CHECKPOINT (a stage-1 checkpoint of `axialvs train --stage 1`)"
@@ -65,11 +70,6 @@ def prepare_model(
         model = build_axialvs(model_cfg)
         if cfg.backbone_init is not None:
             _load_backbone(model, cfg.backbone_init, info)
-    if cfg.backbone_init is not None and cfg.init is not None:
-        raise InputError(
-            "--backbone-init starts a fresh stage-1 model; with --init the backbone's weights "
-            "come from that checkpoint (drop one of the two)"
-        )
     if cfg.clip_length != model_cfg.clip_length:
         raise InputError(
             f"--clip-length {cfg.clip_length} differs from the model's {model_cfg.clip_length}"

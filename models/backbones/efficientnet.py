@@ -112,6 +112,7 @@ class EfficientNetLite(nn.Module):
                 if level_stage == stage:
                     self._level_block[name] = len(blocks) - 1
         self._blocks = nn.ModuleList(blocks)
+        self._block_level = {i: name for name, i in self._level_block.items()}
         self.out_channels = {name: LITE0_STAGES[s][4] for name, s in _LEVEL_STAGES.items()}
         self.out_strides = {name: 4 * 2**i for i, name in enumerate(LEVEL_NAMES)}
         for m in self.modules():
@@ -126,12 +127,11 @@ class EfficientNetLite(nn.Module):
             {"res2".."res5"}: (B, C, ceil(H / s), ceil(W / s)) for stride s.
         """
         x = F.relu6(self._bn0(self._conv_stem(x)))
-        at = {i: name for name, i in self._level_block.items()}
         out = {}
         for i, block in enumerate(self._blocks):
             x = block(x)
-            if i in at:
-                out[at[i]] = x
+            if i in self._block_level:
+                out[self._block_level[i]] = x
         return out
 
 
