@@ -14,6 +14,11 @@ The panoptic rule is the official mask-wise one of Axial-VS / kMaX-DeepLab:
 The official code post-processes a whole video at once; the runners here call these functions
 clip by clip (see `tracking`), so the mask score and the overlap test are per clip;
 `video_level` applies the rule over the whole video (`--post video`).
+
+The binary masks come from `masks.clip_masks` as runs of pixels; painting works on the sets of
+slots that cover each piece of a frame ("cover sets"): the overlap test of a slot needs only
+how many pixels each set covers, and a pixel's owner is the first accepted slot of its set, so
+no step makes a pass per query over the frame.
 Shapes: N queries, C classes (+1 void), T frames, h, w stride-4 size, H, W output size.
 """
 
@@ -21,19 +26,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from .preprocess import FrameGeometry
+from .masks import ClipMasks, cover_pieces
 
 __all__ = [
-    "ClipMasks",
     "Thresholds",
     "class_scores",
-    "clip_masks",
-    "frame_probabilities",
+    "count_sets",
+    "decide_painting",
+    "members_of",
+    "owner_maps",
     "paint_panoptic",
+    "set_owners",
 ]
 
 
@@ -53,82 +60,101 @@ class Thresholds:
                 raise ValueError(f"the {name} threshold must lie in [0, 1], got {value}")
 
 
-def frame_probabilities(
-    mask_logits: Tensor, geometry: FrameGeometry, normalise: str = "softmax"
-) -> Tensor:
-    """Mask logits at stride 4 -> per-pixel query probabilities at the displayed size.
-
-    As the official code: bilinear upsampling to the padded input size (corners aligned for
-    odd sizes), crop the padding, bilinear resize to the displayed size, then softmax over the
-    queries (Video-kMaX) or a sigmoid per query (``normalise="sigmoid"``: Tube-Link).
-
-    Args:
-        mask_logits: (N, T, h, w).
-        geometry: the video's frame geometry.
-        normalise: "softmax" or "sigmoid".
-
-    Returns:
-        (T, N, H, W) float32 probabilities (softmax: sum 1 over N at every pixel).
-    """
-    if normalise not in ("softmax", "sigmoid"):
-        raise ValueError(f"normalise must be 'softmax' or 'sigmoid', got {normalise!r}")
-    x = mask_logits.float().transpose(0, 1)  # (T, N, h, w)
-    corners = geometry.padded_width % 2 == 1
-    size = (geometry.padded_height, geometry.padded_width)
-    if x.shape[-2:] != size:
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=corners)
-    x = x[..., : geometry.scaled_height, : geometry.scaled_width]
-    if geometry.scaled:
-        x = F.interpolate(
-            x, size=(geometry.height, geometry.width), mode="bilinear", align_corners=corners
-        )
-    else:
-        x = x.clone(memory_format=torch.contiguous_format)  # never alter the input
-    if normalise == "sigmoid":
-        return x.sigmoid_()
-    # softmax over queries, in place to keep one (T, N, H, W) buffer
-    x.sub_(x.amax(dim=1, keepdim=True)).exp_()
-    return x.div_(x.sum(dim=1, keepdim=True))
-
-
 def class_scores(class_logits: Tensor) -> tuple[Tensor, Tensor]:
     """(N, C+1) logits (last = void) -> (scores (N,), labels (N,)): best non-void class."""
     probs = class_logits.float().softmax(dim=-1)[..., :-1]
     return probs.max(dim=-1)
 
 
-@dataclass
-class ClipMasks:
-    """Binary masks of one clip and their per-query statistics.
+def decide_painting(
+    members: Tensor,
+    counts: Tensor,
+    order: list[int],
+    confident: list[bool],
+    areas: list[int],
+    overlap: float,
+) -> list[int]:
+    """Which slots paint, in painting order, from the pixel counts of the cover sets.
 
-    Attributes:
-        binary: (T, N, H, W) bool, prob > pixel threshold.
-        prob_sum: (N,) sum of the probabilities inside each binary mask.
-        frame_area: (T, N) pixels in each binary mask, per frame.
+    Visiting slots in `order`, a slot's new pixels are those of the sets that contain it and
+    no slot accepted before it; this equals the painting loop over whole binary masks.
+
+    Args:
+        members: (M, N) bool, the slots of each distinct cover set.
+        counts: (M,) pixels covered by exactly that set.
+        order: slots by decreasing class score x mask score.
+        confident: per slot, whether its class score passes its threshold.
+        areas: per slot, the pixels of its binary mask.
+        overlap: the overlap threshold.
     """
-
-    binary: Tensor
-    prob_sum: Tensor
-    frame_area: Tensor
-
-    @property
-    def area(self) -> Tensor:
-        """(N,) pixels in each binary mask over the clip."""
-        return self.frame_area.sum(dim=0)
-
-    @property
-    def mask_scores(self) -> Tensor:
-        """(N,) mean probability inside each binary mask (0 for an empty mask)."""
-        return self.prob_sum / self.area.clamp(min=1).to(self.prob_sum.dtype)
+    blocked = torch.zeros(members.shape[0], dtype=torch.bool)
+    accepted = []
+    counts = counts.to(torch.int64)
+    for slot in order:
+        if not confident[slot] or areas[slot] == 0:
+            continue
+        mine = members[:, slot]
+        new = int(counts[mine & ~blocked].sum())
+        if new > overlap * areas[slot]:
+            accepted.append(slot)
+            blocked |= mine
+    return accepted
 
 
-def clip_masks(probs: Tensor, pixel_threshold: float) -> ClipMasks:
-    """Binary masks and statistics of (T, N, H, W) probabilities."""
-    binary = probs > pixel_threshold
-    # (fused and contiguous reductions: several times faster than bool sums over dims 0, 2, 3)
-    prob_sum = F.threshold(probs, pixel_threshold, 0.0).flatten(2).sum(-1).sum(0)
-    frame_area = binary.view(torch.uint8).flatten(2).sum(-1, dtype=torch.int32)  # (T, N)
-    return ClipMasks(binary, prob_sum, frame_area)
+def members_of(keys: np.ndarray, n: int) -> Tensor:
+    """(M, words) int64 cover-set keys -> (M, N) bool membership."""
+    bits = np.arange(63, dtype=np.int64)
+    expanded = (keys[:, :, None] >> bits) & 1  # (M, words, 63)
+    return torch.from_numpy(expanded.reshape(keys.shape[0], -1)[:, :n].astype(bool))
+
+
+def count_sets(keys: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of (P, words) keys: (distinct (M, words), pixels (M,), inverse (P,))."""
+    if keys.shape[1] == 1:
+        values, inverse = np.unique(keys[:, 0], return_inverse=True)
+        values = values[:, None]
+    else:
+        values, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, weights=lengths, minlength=values.shape[0]).astype(np.int64)
+    return values, counts, inverse
+
+
+def set_owners(members: Tensor, accepted: list[int]) -> np.ndarray:
+    """(M,) int64: the first accepted slot (in painting order) of each cover set, -1 none."""
+    n = members.shape[1]
+    rank = torch.full((n,), n, dtype=torch.int64)
+    if accepted:
+        rank[torch.tensor(accepted)] = torch.arange(len(accepted))
+    ranks = torch.where(members, rank[None, :], n)
+    best = ranks.amin(dim=1) if n else torch.full((members.shape[0],), n)
+    lut = torch.tensor([*accepted, -1], dtype=torch.int64)
+    return lut[best.clamp(max=len(accepted))].numpy()
+
+
+def owner_maps(
+    masks: ClipMasks,
+    pieces: list[tuple[np.ndarray, np.ndarray]],
+    values: np.ndarray,
+    inverse: np.ndarray,
+    owners_of_sets: np.ndarray,
+) -> Tensor:
+    """(T, H, W) int64 slot maps from the frames' cover pieces and each set's owner."""
+    h, w = masks.height, masks.width
+    out = np.empty((len(pieces), h, w), dtype=np.int64)
+    start = 0
+    for t, (keys, lengths) in enumerate(pieces):
+        part = inverse[start : start + keys.shape[0]]
+        start += keys.shape[0]
+        column_major = np.repeat(owners_of_sets[part], lengths)
+        out[t] = column_major.reshape(w, h).T
+    return torch.from_numpy(out)
+
+
+def clip_pieces(masks: ClipMasks) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cover pieces (`masks.cover_pieces`) of every frame of a clip."""
+    total = masks.height * masks.width
+    return [cover_pieces(f, masks.num_slots, total) for f in masks.frames]
 
 
 def paint_panoptic(
@@ -141,7 +167,7 @@ def paint_panoptic(
     """Mask-wise panoptic painting of one clip.
 
     Args:
-        masks: the clip's binary masks (`clip_masks` at ``thresholds.pixel``).
+        masks: the clip's binary masks (`masks.clip_masks` at ``thresholds.pixel``).
         scores, labels: (N,) class scores and class indices (`class_scores`).
         is_thing: (C,) bool, which class indices are things.
         thresholds: thing / stuff / overlap thresholds.
@@ -150,22 +176,22 @@ def paint_panoptic(
         (slot map (T, H, W) int64: the query that owns each pixel, -1 = unlabelled;
         the painted queries in painting order).
     """
-    binary = masks.binary
-    t, n, h, w = binary.shape
-    owner = torch.full((t, h, w), -1, dtype=torch.int64, device=binary.device)
-    free = torch.ones((t, h, w), dtype=torch.bool, device=binary.device)
-    order = torch.argsort(scores.float() * masks.mask_scores, descending=True, stable=True)
-    thing = is_thing.to(labels.device)[labels]
+    pieces = clip_pieces(masks)
+    values, counts, inverse = count_sets(
+        np.concatenate([k for k, _ in pieces]), np.concatenate([n for _, n in pieces])
+    )
+    members = members_of(values, masks.num_slots)
+    order = torch.argsort(scores.cpu().float() * masks.mask_scores, descending=True, stable=True)
+    thing = is_thing.cpu()[labels.cpu()]
     needed = torch.where(thing, thresholds.thing, thresholds.stuff)
-    confident = (scores > needed).tolist()
-    areas = masks.area.tolist()
-    painted: list[int] = []
-    for slot in order.tolist():
-        if not confident[slot] or areas[slot] == 0:
-            continue
-        new = binary[:, slot] & free
-        if int(new.sum()) > thresholds.overlap * areas[slot]:
-            owner[new] = slot
-            free &= ~new
-            painted.append(slot)
-    return owner, painted
+    confident = (scores.cpu() > needed).tolist()
+    accepted = decide_painting(
+        members,
+        torch.from_numpy(counts),
+        order.tolist(),
+        confident,
+        masks.area.tolist(),
+        thresholds.overlap,
+    )
+    owners = set_owners(members, accepted)
+    return owner_maps(masks, pieces, values, inverse, owners), accepted

@@ -5,7 +5,7 @@ The official inference scales a frame down (never up) so that it fits a fixed ca
 Here the fit is orientation-aware (the shorter side fits ``short_side``, the longer side fits
 ``long_side``, so portrait videos are not shrunk more than landscape ones) and the padding only
 goes to the next size of the form 32k + 1 (the sizes kMaX models are trained with), which is
-cheaper than the full canvas when streaming small videos. `postprocess.frame_probabilities`
+cheaper than the full canvas when streaming small videos. `masks.clip_masks`
 undoes the geometry on the masks.
 """
 

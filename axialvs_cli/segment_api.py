@@ -16,8 +16,10 @@ folders. ``video_id`` in results.json is the input's position (1, 2, ...), liste
 
 from __future__ import annotations
 
+import queue
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +45,8 @@ from .segment_outputs import (
 from .tracking import NearOnlineRunner, OfflineRunner
 from .video import VideoSource, expand_inputs, open_video
 from .video_level import VideoLevelPanoptic
+
+PNG_LEVEL = 1  # zlib level of the id PNGs: read by programs, so speed over size
 
 __all__ = ["ProgressUpdate", "SegmentOptions", "SegmentResult", "segment_videos"]
 
@@ -254,7 +258,8 @@ def _run(
     progress: Callable[[ProgressUpdate], None] | None,
 ) -> SegmentResult:
     thresholds = options.thresholds(loaded)
-    panoptic = PanopticWriter(root) if options.task in ("panoptic", "both") else None
+    wants_panoptic = options.task in ("panoptic", "both")
+    panoptic = PanopticWriter(root, compress_level=PNG_LEVEL) if wants_panoptic else None
     instances = options.task in ("instance", "both")
     result = SegmentResult(root)
     entries: list[dict[str, Any]] = []
@@ -347,6 +352,7 @@ def _segment_one(
 
     clips = 0
     window_used = None
+    worker = _ClipWorker(outputs.add_clip)
     try:
         if options.offline:
             runner = OfflineRunner(
@@ -362,23 +368,26 @@ def _segment_one(
                     frames_in, geometry, length, loaded.pixel_mean, read
                 ):
                     pred = timed("model_s", runner.decode, clips, clip, len(frames))
-                    timed("postprocess_s", outputs.add_clip, pred, frames)
+                    worker.submit(pred, frames)
                     clips += 1
                     report("pass 2/2", frames[-1].index + 1)
+                worker.join()
                 if outputs.frames != read:
                     raise VideoError(
                         f"{source.path}: the second pass decoded {outputs.frames} frames, the "
                         f"first {read}; the decoder is not repeatable on this file: {FIX_HINT}"
                     )
+            worker.join()
             final_logits = runner.refined.class_logits if runner.refined is not None else None
             window_used = runner.used_window
         else:
             runner = NearOnlineRunner(loaded.model)
             for clip, frames in stream_clips(frames_in, geometry, length, loaded.pixel_mean):
                 pred = timed("model_s", runner.step, clip, len(frames))
-                timed("postprocess_s", outputs.add_clip, pred, frames)
+                worker.submit(pred, frames)
                 clips += 1
                 report("segmenting", frames[-1].index + 1)
+            worker.join()
             error = source.error
             state = runner.state
             final_logits = state.mean_logits if state.clips else None
@@ -388,6 +397,7 @@ def _segment_one(
         if overlay is not None:
             overlay.close()
     except BaseException:
+        worker.close()
         outputs.abort()
         if overlay is not None:
             overlay.abort()
@@ -395,6 +405,7 @@ def _segment_one(
     finally:
         if video_level is not None:
             video_level.close()
+    timing["postprocess_s"] += worker.busy_s
     elapsed = time.perf_counter() - started
     message = None
     if error:
@@ -424,6 +435,69 @@ def _segment_one(
         "error": message,
     }
     return summary, tracks
+
+
+class _ClipWorker:
+    """Post-processes and writes clips on one background thread, in order, while the caller
+    decodes and runs the network on the next ones; at most `depth` clips wait (bounded memory).
+
+    An error of the worker is raised in the caller at its next `submit` or at `join`.
+    """
+
+    def __init__(self, fn: Callable[..., None], depth: int = 2) -> None:
+        self._fn = fn
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._stop = False
+        self.busy_s = 0.0
+        self._thread: threading.Thread | None = None
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None or self._stop:
+                continue
+            t0 = time.perf_counter()
+            try:
+                self._fn(*item)
+            except BaseException as err:  # handed to the caller
+                self._error = err
+            self.busy_s += time.perf_counter() - t0
+
+    def _check(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def submit(self, *args: Any) -> None:
+        self._check()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="axialvs-post", daemon=True)
+            self._thread.start()
+        self._queue.put(args)
+
+    def join(self) -> None:
+        """Wait until every submitted clip is written (raises the worker's error)."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._check()
+
+    def close(self) -> None:
+        """Stop after the clip in progress, dropping the waiting ones (on an error)."""
+        self._stop = True
+        if self._thread is not None:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
 
 def _overlay(

@@ -21,17 +21,10 @@ import torch
 from torch import Tensor
 
 from .errors import CheckpointError, OutputError, OutputExistsError, os_error_line
-from .formats import rle
 from .formats._io import pid_alive
 from .formats.vipseg import PanopticWriter
-from .postprocess import (
-    ClipMasks,
-    Thresholds,
-    class_scores,
-    clip_masks,
-    frame_probabilities,
-    paint_panoptic,
-)
+from .masks import ClipMasks, clip_masks, rle_strings
+from .postprocess import Thresholds, class_scores, paint_panoptic
 from .preprocess import FrameGeometry, FrameInfo
 from .tracking import ClipPrediction, SegmentIds
 from .video_level import VideoLevelPanoptic
@@ -45,6 +38,10 @@ __all__ = [
     "make_partial",
     "unique_names",
 ]
+
+
+SCORE_DIGITS = 4  # decimals of the scores in results.json: mask scores are evaluated in
+# float32 (about 1e-8 relative), so further digits would not be significant
 
 
 @dataclass(frozen=True)
@@ -153,11 +150,9 @@ class VideoOutputs:
         `paint_video` after the last one."""
         valid = min(pred.valid, len(frames))
         logits = pred.mask_logits[:, :valid].to(self.device)  # (N, T', h, w)
-        probs = frame_probabilities(logits, self.geometry, self.normalise)  # (T', N, H, W)
-        masks = clip_masks(probs, self.thresholds.pixel)
+        masks = clip_masks(logits, self.geometry, self.thresholds.pixel, self.normalise)
         if self.video_level is not None:
-            self.video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid], probs, masks)
-        del probs
+            self.video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid], masks)
         if self.panoptic is not None and self.video_level is None:
             scores, labels = class_scores(pred.class_logits.to(self.device))
             owner, painted = paint_panoptic(masks, scores, labels, self.is_thing, self.thresholds)
@@ -197,11 +192,9 @@ class VideoOutputs:
         self._area = area if self._area is None else self._area + area
 
     def _spill_frames(self, masks: ClipMasks) -> None:
-        binary, per_frame = masks.binary, masks.frame_area.cpu()  # (T', N, H, W), (T', N)
-        for t in range(binary.shape[0]):
-            slots = torch.nonzero(per_frame[t]).flatten().tolist()
-            columns = binary[t, slots].transpose(1, 2).cpu().numpy()  # (S, W, H): column-major
-            line = {str(s): rle.encode(columns[i].T)["counts"] for i, s in enumerate(slots)}
+        for frame in masks.frames:
+            strings = rle_strings(frame, masks.height, masks.width)
+            line = {str(s): counts for s, counts in strings.items()}
             self._spill.write(json.dumps(line, separators=(",", ":")) + "\n")
 
     def finish(self, class_logits: Tensor | None, top_k: int) -> list[dict[str, Any]]:
@@ -239,7 +232,7 @@ class VideoOutputs:
             {
                 "video_id": self.video_id,
                 "category_id": self.classes.ids[labels[s]],
-                "score": float(scores[s]),
+                "score": round(float(scores[s]), SCORE_DIGITS),
                 "segmentations": tracks[s],
             }
             for s in slots

@@ -33,74 +33,20 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .postprocess import ClipMasks, Thresholds, class_scores, frame_probabilities
+from .masks import ClipMasks, clip_masks
+from .postprocess import (
+    Thresholds,
+    class_scores,
+    clip_pieces,
+    count_sets,
+    decide_painting,
+    members_of,
+    owner_maps,
+    set_owners,
+)
 from .preprocess import FrameGeometry, FrameInfo
 
-__all__ = ["VideoLevelPanoptic", "cover_set_keys", "decide_painting"]
-
-
-def cover_set_keys(binary: Tensor) -> Tensor:
-    """(T, N, H, W) bool -> (T*H*W, words) int64: each pixel's set of covering slots as bits
-    (slot n is bit n % 63 of word n // 63)."""
-    t, n, h, w = binary.shape
-    words = (n + 62) // 63
-    flat = binary.permute(0, 2, 3, 1).reshape(-1, n)  # (P, N)
-    keys = torch.zeros(flat.shape[0], words, dtype=torch.int64, device=binary.device)
-    for word in range(words):
-        part = flat[:, word * 63 : (word + 1) * 63].to(torch.int64)
-        bits = torch.arange(part.shape[1], device=binary.device, dtype=torch.int64)
-        keys[:, word] = (part << bits).sum(dim=1)
-    return keys
-
-
-def _count_sets(keys: Tensor) -> list[tuple[tuple[int, ...], int]]:
-    """Distinct rows of (P, words) int64 keys with their counts."""
-    if keys.shape[1] == 1:  # up to 63 slots: one integer per pixel
-        values, counts = torch.unique(keys[:, 0], return_counts=True)
-        return [((v,), c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)]
-    rows = np.ascontiguousarray(keys.cpu().numpy())
-    packed = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    values, first, counts = np.unique(packed, return_index=True, return_counts=True)
-    return [(tuple(rows[i].tolist()), int(c)) for i, c in zip(first, counts, strict=True)]
-
-
-def _members(keys: Tensor, n: int) -> Tensor:
-    """(M, words) int64 cover-set keys -> (M, N) bool membership."""
-    bits = torch.arange(63, dtype=torch.int64)
-    expanded = (keys.unsqueeze(-1) >> bits) & 1  # (M, words, 63)
-    return expanded.flatten(1)[:, :n].bool()
-
-
-def decide_painting(
-    members: Tensor,
-    counts: Tensor,
-    order: list[int],
-    confident: list[bool],
-    areas: list[int],
-    overlap: float,
-) -> list[int]:
-    """Which slots paint, in painting order, from the pixel counts of the cover sets.
-
-    Args:
-        members: (M, N) bool, the slots of each distinct cover set.
-        counts: (M,) pixels of the video covered by exactly that set.
-        order: slots by decreasing class score x mask score.
-        confident: per slot, whether its class score passes its threshold.
-        areas: per slot, the pixels of its binary mask over the video.
-        overlap: the overlap threshold.
-    """
-    blocked = torch.zeros(members.shape[0], dtype=torch.bool)
-    accepted = []
-    counts = counts.to(torch.int64)
-    for slot in order:
-        if not confident[slot] or areas[slot] == 0:
-            continue
-        mine = members[:, slot]
-        new = int(counts[mine & ~blocked].sum())
-        if new > overlap * areas[slot]:
-            accepted.append(slot)
-            blocked |= mine
-    return accepted
+__all__ = ["VideoLevelPanoptic"]
 
 
 class VideoLevelPanoptic:
@@ -137,11 +83,9 @@ class VideoLevelPanoptic:
         self._area: Tensor | None = None  # (N,) int64
         self._histogram: dict[tuple[int, ...], int] = {}
 
-    def add_clip(
-        self, mask_logits: Tensor, frames: list[FrameInfo], probs: Tensor, masks: ClipMasks
-    ) -> None:
+    def add_clip(self, mask_logits: Tensor, frames: list[FrameInfo], masks: ClipMasks) -> None:
         """Keep the (N, T', h, w) mask logits of a clip's real frames and add up the statistics
-        of their probabilities `probs` (T', N, H, W) and binary masks `masks`."""
+        of their binary masks `masks`."""
         logits = mask_logits.detach().float().cpu().contiguous()
         self._file.write(logits.numpy().tobytes())
         self._clips.append((tuple(logits.shape), list(frames)))
@@ -150,7 +94,11 @@ class VideoLevelPanoptic:
             self._prob_sum, self._area = stats
         else:
             self._prob_sum, self._area = self._prob_sum + stats[0], self._area + stats[1]
-        for key, count in _count_sets(cover_set_keys(masks.binary)):
+        pieces = clip_pieces(masks)
+        values, counts, _ = count_sets(
+            np.concatenate([k for k, _ in pieces]), np.concatenate([n for _, n in pieces])
+        )
+        for key, count in zip(map(tuple, values.tolist()), counts.tolist(), strict=True):
             self._histogram[key] = self._histogram.get(key, 0) + count
 
     def _read(self):
@@ -176,21 +124,19 @@ class VideoLevelPanoptic:
         needed = torch.where(thing, thr.thing, thr.stuff)
         confident = (scores.cpu() > needed).tolist()
         keys = list(histogram)
-        members = _members(torch.tensor(keys, dtype=torch.int64).view(len(keys), -1), n)
+        members = members_of(np.array(keys, dtype=np.int64).reshape(len(keys), -1), n)
         counts = torch.tensor([histogram[k] for k in keys], dtype=torch.int64)
         accepted = decide_painting(
             members, counts, order.tolist(), confident, area.tolist(), thr.overlap
         )
-        rank = torch.full((n,), n, dtype=torch.int64, device=self.device)
-        rank[torch.tensor(accepted, dtype=torch.int64, device=self.device)] = torch.arange(
-            len(accepted), device=self.device
-        )
         for logits, frames in self._read():
-            binary = frame_probabilities(logits, self.geometry, self.normalise) > thr.pixel
-            ranks = torch.where(binary, rank.view(1, -1, 1, 1), n)  # (T', N, H, W)
-            best, slot = ranks.min(dim=1)
-            owner = torch.where(best < n, slot, -1)
-            yield owner, accepted, frames
+            masks = clip_masks(logits, self.geometry, thr.pixel, self.normalise)
+            pieces = clip_pieces(masks)
+            values, _, inverse = count_sets(
+                np.concatenate([k for k, _ in pieces]), np.concatenate([n for _, n in pieces])
+            )
+            owners = set_owners(members_of(values, n), accepted)
+            yield owner_maps(masks, pieces, values, inverse, owners), accepted, frames
 
     def close(self) -> None:
         self._file.close()

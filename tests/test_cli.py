@@ -49,6 +49,21 @@ def test_info_and_help_do_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+    # `--help` needs neither numpy nor PyAV (their import is most of its start-up time)
+    code = (
+        "import sys; from typer.testing import CliRunner; from axialvs_cli.main import app; "
+        "CliRunner().invoke(app, ['--help']); "
+        "print(sorted(m for m in ('numpy', 'av', 'torch', 'PIL') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_evaluate_windows_default_matches_the_evaluator() -> None:
+    from axialvs_cli.commands import evaluate
+    from axialvs_cli.evaluation import api
+
+    assert evaluate.VIPSEG_WINDOWS == api.VIPSEG_WINDOWS
 
 
 def test_library_errors_become_one_line_and_exit_1(monkeypatch) -> None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from literalkit import literal_masks, literal_probabilities, sparse_from_dense
 
 from axialvs_cli.errors import CheckpointError
-from axialvs_cli.postprocess import (
-    Thresholds,
-    class_scores,
-    clip_masks,
-    frame_probabilities,
-    paint_panoptic,
-)
+from axialvs_cli.formats import rle
+from axialvs_cli.masks import clip_masks, rle_strings
+from axialvs_cli.postprocess import Thresholds, class_scores, paint_panoptic
 from axialvs_cli.preprocess import (
     ClipBuffer,
     FrameInfo,
@@ -79,7 +76,7 @@ def test_clip_buffer_pads_the_last_clip_by_repetition():
     assert buffer.flush() is None
 
 
-def test_frame_probabilities_crop_and_resize():
+def test_clip_masks_crop_and_resize():
     # a 100x60 frame scaled by 0.5 to 50x30, padded to 65x33; query 0 owns the left half
     g = plan_geometry(100, 60, 30, 100)
     assert (g.scaled_height, g.scaled_width, g.padded_height, g.padded_width) == (50, 30, 65, 33)
@@ -87,22 +84,69 @@ def test_frame_probabilities_crop_and_resize():
     logits = torch.zeros(2, 1, h, w)
     logits[0, :, :, :4] = 10.0  # columns 0..12 of the scaled frame (left ~ 40 %)
     logits[1, :, :, 4:] = 10.0
-    probs = frame_probabilities(logits, g)
-    assert probs.shape == (1, 2, 100, 60)
-    assert torch.allclose(probs.sum(1), torch.ones(1, 100, 60))
-    assert probs[0, 0, :, :20].min() > 0.99 and probs[0, 1, :, 32:].min() > 0.99
+    masks = clip_masks(logits, g, 0.5)
+    dense = masks.frames[0].dense(100, 60)
+    assert dense.shape == (2, 100, 60) and not (dense[0] & dense[1]).any()
+    assert dense[0, :, :20].all() and dense[1, :, 32:].all()
+    assert masks.frame_area.tolist() == [[int(dense[0].sum()), int(dense[1].sum())]]
+    assert 0.99 < float(masks.mask_scores.min()) <= 1.0
 
 
-def test_sigmoid_masks_are_per_query():
-    g = plan_geometry(64, 64, 64, 64, plus_one=False)
-    logits = torch.full((3, 2, 16, 16), 4.0)
-    probs = frame_probabilities(logits, g, "sigmoid")
-    assert probs.shape == (2, 3, 64, 64) and torch.allclose(
-        probs, torch.sigmoid(logits[0, 0, 0, 0])
-    )
-    assert torch.equal(logits, torch.full((3, 2, 16, 16), 4.0))  # input untouched
-    with pytest.raises(ValueError):
-        frame_probabilities(logits, g, "relu")
+def _agree(logits, geometry, threshold, normalise):
+    """The sparse masks equal the literal float64 rule: masks, areas, sums and RLE."""
+    masks = clip_masks(logits, geometry, threshold, normalise)
+    probs = literal_probabilities(logits, geometry, normalise)
+    ref = literal_masks(probs, threshold)
+    t, n, h, w = probs.shape
+    for f in range(t):
+        assert np.array_equal(masks.frames[f].dense(h, w), ref.binary[f].numpy())
+        strings = rle_strings(masks.frames[f], h, w)
+        expected = {
+            s: rle.encode(ref.binary[f, s].numpy())["counts"]
+            for s in range(n)
+            if ref.frame_area[f, s] > 0
+        }
+        assert strings == expected
+    assert torch.equal(masks.frame_area, ref.frame_area)
+    assert torch.allclose(masks.prob_sum, ref.prob_sum, rtol=1e-6, atol=1e-9)
+    return masks
+
+
+@pytest.mark.parametrize(
+    ("size", "limits", "plus_one", "normalise"),
+    [
+        ((270, 480), (129, 225), True, "softmax"),  # Video-kMaX geometry: the series path
+        ((300, 170), (129, 225), True, "softmax"),  # portrait, other scale
+        ((48, 64), (129, 225), True, "softmax"),  # not scaled, only padded
+        ((270, 480), (128, 224), False, "softmax"),  # Tube-Link geometry: the dense path
+        ((270, 480), (128, 224), False, "sigmoid"),
+    ],
+)
+@pytest.mark.parametrize("threshold", [0.3, 0.2])
+def test_clip_masks_equal_the_literal_float64_rule(size, limits, plus_one, normalise, threshold):
+    torch.manual_seed(1)
+    g = plan_geometry(*size, *limits, plus_one=plus_one)
+    h4 = g.padded_height // 4 + (1 if plus_one else 0)
+    w4 = g.padded_width // 4 + (1 if plus_one else 0)
+    # smooth blobs plus noise: large masks, boundaries, and queries near the threshold
+    logits = torch.randn(12, 2, h4, w4) * 2.5
+    logits = torch.nn.functional.avg_pool2d(logits, 3, 1, 1) * 3
+    masks = _agree(logits, g, threshold, normalise)
+    assert int(masks.area.sum()) > 0
+
+
+def test_clip_masks_with_sharp_and_huge_logits():
+    """Steep logits (slow series, direct sums) and +-1e4 logits (float32 underflow) still give
+    the float64 rule's masks."""
+    g = plan_geometry(270, 480, 129, 225)
+    torch.manual_seed(2)
+    logits = torch.randn(8, 1, 33, 57) * 40
+    _agree(logits, g, 0.3, "softmax")
+    huge = torch.zeros(3, 1, 33, 57)
+    huge[0, :, :, :20] = 1e4
+    huge[1, :, :, 20:] = 1e4
+    huge[2] = -1e4
+    _agree(huge, g, 0.3, "softmax")
 
 
 def test_class_scores_ignore_void():
@@ -121,7 +165,7 @@ def test_paint_panoptic_order_thresholds_and_overlap():
     # probs: query 0 strong on 0..3, query 1 on 2..7 (overlaps 2 of 6), query 2 weak everywhere
     binary = _masks("xxxx....", "..xxxxxx", "xxxxxxxx", "xxxxxxxx")
     probs = binary.float().transpose(0, 1) * torch.tensor([0.9, 0.8, 0.35, 0.35]).view(1, 4, 1, 1)
-    masks = clip_masks(probs, 0.3)
+    masks = sparse_from_dense(probs, 0.3)
     scores = torch.tensor([0.9, 0.9, 0.9, 0.1])  # query 3 is not confident
     labels = torch.tensor([0, 1, 2, 0])
     is_thing = torch.tensor([True, True, False])

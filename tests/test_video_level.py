@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from literalkit import literal_probabilities, sparse_from_dense
 from PIL import Image
 from typer.testing import CliRunner
 
 from axialvs_cli.main import app
-from axialvs_cli.postprocess import Thresholds, clip_masks, frame_probabilities
+from axialvs_cli.masks import clip_masks, cover_pieces
+from axialvs_cli.postprocess import Thresholds, decide_painting
 from axialvs_cli.preprocess import FrameInfo, plan_geometry
-from axialvs_cli.video_level import VideoLevelPanoptic, cover_set_keys, decide_painting
+from axialvs_cli.video_level import VideoLevelPanoptic
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "sample.mp4"
 
@@ -23,7 +25,7 @@ SAMPLE = Path(__file__).parents[1] / "examples" / "sample.mp4"
 def official_video_rule(mask_logits, class_logits, geometry, is_thing, thr: Thresholds):
     """The official whole-video rule, written out literally: (T, H, W) segment keys (0 void),
     a key being ("thing", slot) or ("stuff", class)."""
-    probs = torch.cat([frame_probabilities(m, geometry) for m in mask_logits])  # (T, N, H, W)
+    probs = torch.cat([literal_probabilities(m, geometry) for m in mask_logits])  # (T, N, H, W)
     probs = probs.transpose(0, 1)  # (N, T, H, W)
     cls = class_logits.softmax(-1)[:, :-1]
     scores, labels = cls.max(-1)
@@ -67,8 +69,7 @@ def test_streamed_video_rule_equals_the_whole_video_rule(tmp_path, queries: int)
     frames = 0
     for logits in clips:
         infos = [FrameInfo(frames + i, f"{frames + i:08d}", 0.0) for i in range(logits.shape[1])]
-        probs = frame_probabilities(logits, geometry)
-        video.add_clip(logits, infos, probs, clip_masks(probs, thr.pixel))
+        video.add_clip(logits, infos, clip_masks(logits, geometry, thr.pixel))
         frames += logits.shape[1]
     owners = []
     for owner, _, _ in video.paint(class_logits):
@@ -89,11 +90,12 @@ def test_streamed_video_rule_equals_the_whole_video_rule(tmp_path, queries: int)
 
 
 def test_cover_sets_and_decisions() -> None:
-    binary = torch.zeros(1, 3, 1, 4, dtype=torch.bool)
-    binary[0, 0, 0, :3] = True  # slot 0 covers pixels 0..2
-    binary[0, 1, 0, 2:] = True  # slot 1 covers pixels 2..3
-    keys = cover_set_keys(binary)[:, 0].tolist()
-    assert keys == [1, 1, 3, 2]  # {0}, {0}, {0, 1}, {1}
+    probs = torch.zeros(1, 3, 1, 4)
+    probs[0, 0, 0, :3] = 0.5  # slot 0 covers pixels 0..2
+    probs[0, 1, 0, 2:] = 0.5  # slot 1 covers pixels 2..3
+    frame = sparse_from_dense(probs, 0.3).frames[0]
+    keys, lengths = cover_pieces(frame, 3, 4)
+    assert keys[:, 0].tolist() == [1, 3, 2] and lengths.tolist() == [2, 1, 1]  # {0}, {0, 1}, {1}
     members = torch.tensor([[True, False, False], [True, True, False], [False, True, False]])
     counts = torch.tensor([2, 1, 1])
     # slot 1 first: 2 new of 2; then slot 0: 2 new of 3 (> 0.6 * 3)

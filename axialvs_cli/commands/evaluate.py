@@ -15,9 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import InputError
-from ..evaluation.api import VIPSEG_WINDOWS, evaluate_vipseg, evaluate_ytvis
-from ..evaluation.track_ap import STAT_NAMES
 from ..formats._io import atomic_write_bytes
+
+VIPSEG_WINDOWS = (1, 2, 4, 6, 8)  # = evaluation.api.VIPSEG_WINDOWS (imported only when run)
 
 
 class Dataset(str, Enum):
@@ -90,6 +90,8 @@ def evaluate(
         chosen = [m.strip().lower() for m in metrics.split(",") if m.strip()]
         with _progress(console) as bar:
             task = bar.add_task("videos", total=None)
+            from ..evaluation.api import evaluate_vipseg
+
             result = evaluate_vipseg(
                 gt, pred, windows=windows, workers=workers or (os.cpu_count() or 1),
                 metrics=chosen, warn=warn,
@@ -99,6 +101,8 @@ def evaluate(
             result.pop("per_class", None)
         _print_vipseg(result)
     else:
+        from ..evaluation.api import evaluate_ytvis
+
         result = evaluate_ytvis(gt, pred, warn=warn, skip_unknown_videos=skip_unknown_videos)
         result["dataset"] = dataset.value
         _print_ytvis(result)
@@ -177,6 +181,8 @@ def _print_ytvis(result: dict[str, Any]) -> None:
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
+    from ..evaluation.track_ap import STAT_NAMES
+
     for key in STAT_NAMES:
         table.add_row(key, f"{result[key]:.4f}" if result[key] != -1 else "-1")
     Console().print(table)

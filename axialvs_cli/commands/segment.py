@@ -7,7 +7,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import av.logging
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -171,6 +170,8 @@ def _run(inputs: list[str], output: Path, checkpoint: Path | None, options: Segm
 
     console = Console(stderr=True, highlight=False)
     with contextlib.suppress(AttributeError):
+        import av.logging
+
         av.logging.set_libav_level(av.logging.PANIC)  # FFmpeg's own log lines
     tasks: dict[tuple[int, str], int] = {}
     with _progress_bar(console) as bar:
