@@ -477,11 +477,9 @@ def _runs(out: _Pieces, n: int, total: int) -> FrameMasks:
         # a run continues the previous one of its slot when it starts where that one stops
         joined = np.concatenate(([False], (s[1:] == s[:-1]) & (a[1:] <= b[:-1])))
         if joined.any():
-            group = np.cumsum(~joined) - 1
             first = np.flatnonzero(~joined)
             s, a = s[first], a[first]
             b = np.maximum.reduceat(b, first)
-            del group
     offsets = np.searchsorted(s, np.arange(n + 1), side="left").astype(np.int64)
     area = np.bincount(s, weights=(b - a), minlength=n).astype(np.int64)
     return FrameMasks(s, a, b, offsets, area)
