@@ -20,6 +20,12 @@ def _vpq(scores: Any) -> str | None:
     return None
 
 
+def _shipped_names() -> list[str]:
+    from .model_cards import SHIPPED_FILES, asset
+
+    return [name for name, file in SHIPPED_FILES.items() if asset(file).is_file()]
+
+
 def describe_default_model() -> str:
     """A few lines: where the default model is, what it was trained on, its measured VPQ."""
     try:
@@ -37,6 +43,7 @@ def describe_default_model() -> str:
         f"default model: {path} ({card.get('size_mib')} MiB), preset {card.get('preset')}, "
         f"classes: {names}",
         f"  trained on {card.get('trained_on', 'unknown data')}",
+        f"  shipped names for --checkpoint: {', '.join(_shipped_names())}; the default model is synthetic",
     ]
     bench = card.get("benchmark") or {}
     near, off = _vpq(bench.get("near_online")), _vpq(bench.get("offline"))

@@ -13,6 +13,7 @@ from models.config import InferenceConfig
 from models.weights import load_checkpoint
 
 from .errors import CheckpointError, InputError
+from .model_cards import SHIPPED_FILES
 from .segment_outputs import ClassTable, classes_from_meta
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "DEVICES",
     "LoadedModel",
     "default_checkpoint",
+    "resolve_checkpoint",
+    "shipped_checkpoints",
     "load_model",
     "resolve_device",
     "set_threads",
@@ -87,11 +90,42 @@ class LoadedModel:
     segmenter: str = "kmax"
 
 
-def default_checkpoint() -> Path | None:
-    """The shipped default model (package data ``assets/default.axialvs.pt``), if installed."""
-    resource = importlib.resources.files("axialvs_cli").joinpath(*DEFAULT_CHECKPOINT)
+SHIPPED = SHIPPED_FILES
+"""Names `--checkpoint` accepts for the checkpoints shipped as package data (``assets/``)."""
+
+
+def _asset(name: str) -> Path | None:
+    resource = importlib.resources.files("axialvs_cli").joinpath(DEFAULT_CHECKPOINT[0], name)
     path = Path(str(resource))
     return path if isinstance(resource, Path) and path.is_file() else None
+
+
+def default_checkpoint() -> Path | None:
+    """The shipped default model (package data ``assets/default.axialvs.pt``), if installed."""
+    return _asset(DEFAULT_CHECKPOINT[1])
+
+
+def shipped_checkpoints() -> dict[str, Path]:
+    """The installed shipped checkpoints by name (what `--checkpoint NAME` accepts)."""
+    found = {name: _asset(file) for name, file in SHIPPED.items()}
+    return {name: path for name, path in found.items() if path is not None}
+
+
+def resolve_checkpoint(checkpoint: str | Path) -> str | Path:
+    """`checkpoint` as given, or the file of a shipped name such as ``synthetic``.
+
+    An existing file of that name wins over the shipped name, so a path is never shadowed.
+    """
+    text = str(checkpoint)
+    if text in SHIPPED and not Path(text).exists():
+        path = shipped_checkpoints().get(text)
+        if path is None:
+            raise CheckpointError(
+                f"--checkpoint {text}: the shipped model of that name is not installed; "
+                "reinstall axialvs or pass a checkpoint file"
+            )
+        return path
+    return checkpoint
 
 
 def load_model(
@@ -108,6 +142,7 @@ def load_model(
                 "`axialvs train ...` or convert official weights with `axialvs convert ...`, "
                 "then pass --checkpoint PATH"
             )
+    checkpoint = resolve_checkpoint(checkpoint)
     model, cfg, meta = load_checkpoint(checkpoint, target)
     classes = classes_from_meta(meta, cfg.num_classes, str(checkpoint))
     return LoadedModel(

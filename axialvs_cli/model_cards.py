@@ -21,9 +21,11 @@ PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head",
 PRESETS_FILE = "presets.json"
 DEFAULT_CARD_FILE = "default.axialvs.json"
 DEFAULT_CHECKPOINT_FILE = "default.axialvs.pt"
+SHIPPED_FILES = {"synthetic": DEFAULT_CHECKPOINT_FILE}
+"""Shipped checkpoints by the name `--checkpoint` accepts (``device.SHIPPED`` is this table)."""
 
 
-def _asset(name: str) -> Path:
+def asset(name: str) -> Path:
     return Path(str(resources.files("axialvs_cli").joinpath("assets", name)))
 
 
@@ -85,16 +87,16 @@ def compute_default_card(path: Path) -> dict[str, Any]:
 
 def preset_cards() -> list[dict[str, str]]:
     """The stored preset rows (see `compute_preset_cards`)."""
-    return json.loads(_asset(PRESETS_FILE).read_text("utf-8"))
+    return json.loads(asset(PRESETS_FILE).read_text("utf-8"))
 
 
 def default_card() -> tuple[Path, dict[str, Any]] | None:
     """The shipped default checkpoint and its card, or None when none is installed; the card
     is rebuilt from the checkpoint when the stored one describes another file."""
-    path = _asset(DEFAULT_CHECKPOINT_FILE)
+    path = asset(DEFAULT_CHECKPOINT_FILE)
     if not path.is_file():
         return None
-    card_path = _asset(DEFAULT_CARD_FILE)
+    card_path = asset(DEFAULT_CARD_FILE)
     if card_path.is_file():
         card = json.loads(card_path.read_text("utf-8"))
         if card.get("sha256") == sha256(path):
@@ -104,11 +106,11 @@ def default_card() -> tuple[Path, dict[str, Any]] | None:
 
 def write_cards() -> None:
     """Rebuild both cards from the code and the shipped checkpoint."""
-    _asset(PRESETS_FILE).write_text(json.dumps(compute_preset_cards(), indent=1) + "\n", "utf-8")
-    path = _asset(DEFAULT_CHECKPOINT_FILE)
+    asset(PRESETS_FILE).write_text(json.dumps(compute_preset_cards(), indent=1) + "\n", "utf-8")
+    path = asset(DEFAULT_CHECKPOINT_FILE)
     if path.is_file():
         card = compute_default_card(path)
-        _asset(DEFAULT_CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", "utf-8")
+        asset(DEFAULT_CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", "utf-8")
 
 
 if __name__ == "__main__":

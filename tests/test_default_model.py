@@ -61,6 +61,36 @@ def test_info_describes_the_default_model() -> None:
     assert "default model:" in res.output and "synthetic" in res.output
 
 
+def test_shipped_names_resolve_and_a_file_of_that_name_wins(
+    default: Path, tmp_path: Path, monkeypatch
+) -> None:
+    assert device_lib.shipped_checkpoints() == {"synthetic": default}
+    assert device_lib.resolve_checkpoint("synthetic") == default
+    assert device_lib.resolve_checkpoint(Path("synthetic")) == default  # as typer passes it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "synthetic").write_bytes(b"not a checkpoint")
+    assert device_lib.resolve_checkpoint("synthetic") == "synthetic"  # a path is never shadowed
+    res = runner.invoke(app, ["info"])
+    assert "shipped names for --checkpoint: synthetic" in res.output
+
+
+def test_segment_with_a_shipped_name(tmp_path: Path, default: Path) -> None:
+    out = tmp_path / "out"
+    args = ["segment", str(SAMPLE), "-o", str(out), "--checkpoint", "synthetic"]
+    res = runner.invoke(app, [*args, "--max-frames", "4", "--task", "panoptic"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "summary.json").read_text())["checkpoint"] == str(default)
+
+
+def test_a_shipped_name_that_is_not_installed_says_so(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(device_lib, "_asset", lambda name: None)
+    res = runner.invoke(
+        app, ["segment", str(SAMPLE), "-o", str(tmp_path / "o"), "--checkpoint", "synthetic"]
+    )
+    assert res.exit_code == 1 and "not installed" in res.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_without_default_model_segment_says_how_to_get_one(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(device_lib, "default_checkpoint", lambda: None)
     res = runner.invoke(app, ["segment", str(SAMPLE), "-o", str(tmp_path / "out")])

@@ -49,7 +49,9 @@ OutputOpt = Annotated[
 ]
 CheckpointOpt = Annotated[
     Path | None,
-    typer.Option(help="axialvs checkpoint (.pt). Default: the installed default model."),
+    typer.Option(
+        help="axialvs checkpoint (.pt) or a shipped model's name (`axialvs info` lists them). Default: the installed default model."
+    ),
 ]
 TaskOpt = Annotated[
     TaskChoice,

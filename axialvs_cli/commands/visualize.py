@@ -22,7 +22,11 @@ def visualize_attention_command(
     ),
     level: str = typer.Option("res4", "--level", help="Feature level: res4 (stride 16), res5."),
     head: str = typer.Option("mean", "--head", help="Attention head index, or mean."),
-    checkpoint: Path = typer.Option(None, "--checkpoint", help="Model [default: shipped]."),
+    checkpoint: Path = typer.Option(
+        None,
+        "--checkpoint",
+        help="Checkpoint file or shipped model name [default: shipped default].",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     stream: int = typer.Option(None, "--stream", help="Video stream index."),
     gif: bool = typer.Option(False, "--gif", help="Also write an animated GIF over the clip."),
