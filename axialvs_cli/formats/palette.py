@@ -6,7 +6,8 @@ This is the encoding of VIPSeg's ``panomasksRGB`` and of the submission's ``pan_
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,28 @@ def read_id_png(path: Path, what: str = "PNG") -> np.ndarray:
 def write_id_png(path: Path, ids: np.ndarray, compress_level: int = 6) -> None:
     """Write [H, W] ids as an RGB PNG, atomically."""
     check_id_map(ids)
-    buf = io.BytesIO()
-    Image.fromarray(id_to_rgb(ids), "RGB").save(buf, format="PNG", compress_level=compress_level)
-    atomic_write_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), encode_rgb_png(id_to_rgb(ids), compress_level))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_rgb_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
+    """An 8-bit RGB PNG of [H, W, 3] uint8 with filter type 0 on every row.
+
+    Id maps are piecewise constant, so zlib alone compresses them well; PIL's adaptive
+    filtering costs 4-5x the compression itself at level 1 (1080p: ~90 ms vs ~20 ms). zlib
+    releases the GIL, so this overlaps with the network on another thread.
+    """
+    h, w = rgb.shape[:2]
+    rows = np.empty((h, 1 + 3 * w), dtype=np.uint8)
+    rows[:, 0] = 0
+    rows[:, 1:] = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(h, 3 * w)
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _chunk(b"IHDR", header),
+        _chunk(b"IDAT", zlib.compress(rows.data, compress_level)),
+        _chunk(b"IEND", b""),
+    ))  # fmt: skip
