@@ -173,7 +173,7 @@ class VideoOutputs:
     def _write_panoptic(
         self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]
     ) -> None:
-        lut = torch.zeros(len(labels) + 1, dtype=torch.int64)  # slot + 1 -> id; 0: void
+        lut = torch.zeros(len(labels) + 1, dtype=torch.int32)  # slot + 1 -> id; 0: void
         categories: dict[int, int] = {}
         for slot in painted:
             seg_id = self.ids.lookup(slot, labels[slot])
