@@ -16,18 +16,27 @@ folders. ``video_id`` in results.json is the input's position (1, 2, ...), liste
 
 from __future__ import annotations
 
+import json
+import os
 import queue
-import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import run_folder
 from .device import LoadedModel, load_model
-from .errors import InputError, OutputError, VideoError, os_error_line
+from .errors import (
+    AxialVSError,
+    InputError,
+    OutputError,
+    OutputExistsError,
+    VideoError,
+    os_error_line,
+)
 from .formats._io import atomic_write_json
 from .formats.vipseg import PanopticWriter
 from .formats.ytvis import write_results
@@ -35,13 +44,8 @@ from .model_cards import sha256
 from .postprocess import Thresholds
 from .preprocess import plan_geometry, stream_clips
 from .render_api import SegmentOverlay, overlay_classes
-from .segment_outputs import (
-    VideoOutputs,
-    check_output_folder,
-    commit_folder,
-    make_partial,
-    unique_names,
-)
+from .run_folder import Ranks, chain
+from .segment_outputs import VideoOutputs, check_output_folder, commit_folder, unique_names
 from .tracking import NearOnlineRunner, OfflineRunner
 from .video import VideoSource, expand_inputs, open_video
 from .video_level import VideoLevelPanoptic
@@ -78,6 +82,7 @@ class SegmentOptions:
     refine_memory_gib: float = 2.0  # memory the whole-video refinement may take (0: no limit)
     post: str = "stream"  # panoptic post-processing: "stream" (per clip) or "video" (official)
     overwrite: bool = False
+    resume: bool = False  # continue an interrupted run of the same command (see run_folder)
     render: bool = False  # also draw the panoptic result over each video (overlay/<video>.mp4)
 
     def check(self) -> None:
@@ -154,6 +159,8 @@ class SegmentResult:
     output: Path
     videos: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    resumed: int = 0  # videos found done by --resume
+    complete: bool = False  # --resume found the whole output done: nothing was run
 
     def raise_for_errors(self) -> None:
         """Raise `VideoError` (one line) if a video could not be decoded to its end."""
@@ -172,39 +179,200 @@ def segment_videos(
 ) -> SegmentResult:
     """Segment every input (video file or frame folder) and write the outputs to `output`.
 
+    Launched by ``torchrun``, every process takes its share of the videos (see `run_folder`)
+    and rank 0 merges the outputs; the files are those of a one-process run.
+
     Args:
         inputs: video files, frame folders, or folders of videos (see `expand_inputs`).
         output: the output folder.
         checkpoint: an axialvs checkpoint (default: the installed default model).
         options: see `SegmentOptions`.
         model: an already loaded model (then `checkpoint` and `options.device` are unused).
-        progress: called after every clip.
+        progress: called after every clip (of this process's videos).
 
     Returns:
-        A `SegmentResult`; a stream that breaks part-way is recorded in `errors` (the frames
-        decoded before are segmented and written).
+        A `SegmentResult` of all videos; a stream that breaks part-way is recorded in `errors`
+        (the frames decoded before are segmented and written).
     """
     options = options or SegmentOptions()
     options.check()
     paths = expand_inputs(inputs)
     output = Path(output)
-    check_output_folder(output, options.overwrite)
-    loaded = model or load_model(checkpoint, options.device, options.threads)
-    for path in paths:  # fail before any work on an input that cannot be opened
-        with _open(path, options):
-            pass
-    tmp = make_partial(output)
+    ranks = Ranks.from_env()
     try:
-        result = _run(paths, tmp, loaded, options, progress)
-        commit_folder(tmp, output)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(os_error_line(err, output)) from None
+        return _segment(paths, output, checkpoint, options, model, progress, ranks)
+    finally:
+        ranks.close()
+
+
+def _segment(
+    paths: list[Path],
+    output: Path,
+    checkpoint: str | Path | None,
+    options: SegmentOptions,
+    model: LoadedModel | None,
+    progress: Callable[[ProgressUpdate], None] | None,
+    ranks: Ranks,
+) -> SegmentResult:
+    if not options.resume:
+        ranks.on_main(lambda: check_output_folder(output, options.overwrite))
+    options = _share_machine(options, ranks)
+    loaded = model or load_model(checkpoint, options.device, options.threads)
+    identity = run_identity(paths, loaded, options)
+    if options.resume:
+        finished = ranks.on_main(lambda: _finished(output, identity, options.overwrite))
+        if finished is not None:
+            return finished
+    names = unique_names([p.name if p.is_dir() else p.stem for p in paths])
+    part, done = ranks.on_main(
+        lambda: run_folder.prepare(output, identity, len(paths), options.resume, options.overwrite)
+    )
+    todo = [i for i in range(len(paths)) if i not in done]
+    try:
+        # every input is opened before any work (each rank probes some), so that a missing or
+        # broken file fails the run at once; the frame counts balance the shares
+        probed = chain(
+            ranks.gather([_probe(i, paths[i], options) for i in todo[ranks.rank :: ranks.world]])
+        )
+        errors = sorted((i, err) for i, _, err in probed if err is not None)
+        if errors:
+            raise errors[0][1]
+        frames = dict((i, n) for i, n, _ in probed)
+        mine = [
+            todo[k] for k in run_folder.shares([frames[i] for i in todo], ranks.world)[ranks.rank]
+        ]
+        for index in mine:
+            _segment_video(
+                index, paths[index], names[index], len(paths), part, loaded, options, progress
+            )
+        ranks.gather(None)  # every share done
+        result = ranks.on_main(lambda: _merge(part, output, len(paths), loaded, options, identity))
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if ranks.world == 1:
+            run_folder.abandon(part)  # done videos stay for --resume
         raise
-    result.output = output
+    result.resumed = len(done)
     return result
+
+
+def _share_machine(options: SegmentOptions, ranks: Ranks) -> SegmentOptions:
+    """Under torchrun: rank r on its local GPU, or on its share of the CPU cores."""
+    if ranks.world == 1:
+        return options
+    import torch
+
+    device = options.device
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        device = f"cuda:{ranks.local_rank % torch.cuda.device_count()}"
+    threads = options.threads
+    if threads == 0 and not device.startswith("cuda"):
+        threads = max(1, (os.cpu_count() or 1) // ranks.local_world)
+    return replace(options, device=device, threads=threads)
+
+
+def _probe(
+    index: int, path: Path, options: SegmentOptions
+) -> tuple[int, int | None, Exception | None]:
+    try:
+        with _open(path, options) as source:
+            return index, source.estimated_frames, None
+    except AxialVSError as err:
+        return index, None, err
+
+
+RESULT_NEUTRAL = ("threads", "device", "overwrite", "resume")  # options that do not change outputs
+
+
+def run_identity(
+    paths: Sequence[Path], loaded: LoadedModel, options: SegmentOptions
+) -> dict[str, Any]:
+    """What makes a run's outputs what they are: inputs, checkpoint and options (a resumed run
+    must match it)."""
+    source = Path(loaded.source)
+    inputs = [str(p.resolve()) if isinstance(p, Path) and p.exists() else str(p) for p in paths]
+    opts = {k: v for k, v in asdict(options).items() if k not in RESULT_NEUTRAL}
+    return {
+        "inputs": inputs,
+        "checkpoint_sha256": sha256(source) if source.is_file() else loaded.source,
+        "options": opts,
+    }
+
+
+def _finished(output: Path, identity: dict[str, Any], overwrite: bool) -> SegmentResult | None:
+    """With --resume: the result of a complete output folder of the same run, else None
+    (an error if the folder holds another run's outputs, unless `overwrite`)."""
+    summary_path = output / "summary.json"
+    if not output.is_dir() or not any(output.iterdir()):
+        return None
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = None
+    old = summary.get("run") if isinstance(summary, dict) else None
+    if old == identity:
+        videos = summary.get("videos") or []
+        result = SegmentResult(output, videos, [v["error"] for v in videos if v.get("error")])
+        result.complete = True
+        return result
+    if overwrite:
+        return None
+    raise OutputExistsError(
+        f"{output} holds the outputs of a run with {run_folder.describe_change(old, identity)}; "
+        "pass --overwrite to replace them or choose another --output"
+    )
+
+
+def _segment_video(
+    index: int,
+    path: Path,
+    name: str,
+    count: int,
+    part: Path,
+    loaded: LoadedModel,
+    options: SegmentOptions,
+    progress: Callable[[ProgressUpdate], None] | None,
+) -> None:
+    """Segment one video in its stage folder and commit it to the run folder."""
+    try:
+        where = run_folder.stage(part, index, name)
+        panoptic = None
+        if options.task in ("panoptic", "both"):
+            panoptic = PanopticWriter(where, compress_level=PNG_LEVEL)
+        spill = where / ".instances.jsonl" if options.task in ("instance", "both") else None
+        with _open(path, options) as source:
+            summary, tracks = _segment_one(
+                source, name, index, count, loaded, options, options.thresholds(loaded),
+                panoptic, spill, progress,
+            )  # fmt: skip
+        if spill is not None:
+            spill.unlink(missing_ok=True)
+        if panoptic is not None:
+            panoptic.close()
+        run_folder.commit(part, where, index, {"video": name, "summary": summary, "tracks": tracks})
+    except OSError as err:
+        raise OutputError(
+            os_error_line(err, part.parent / part.name[1 : -len(".partial")])
+        ) from None
+
+
+def _merge(
+    part: Path, output: Path, count: int, loaded: LoadedModel, options: SegmentOptions,
+    identity: dict[str, Any],
+) -> SegmentResult:  # fmt: skip
+    """Rank 0, after every video is committed: the run's JSON files, then the rename."""
+    try:
+        records = run_folder.records(part, count)
+        if options.task in ("panoptic", "both"):
+            run_folder.merge_predictions(part, count)
+        if options.task in ("instance", "both"):
+            write_results(part / "results.json", chain(r["tracks"] for r in records))
+        videos = [r["summary"] for r in records]
+        atomic_write_json(part / "summary.json", _summary(loaded, options, identity, videos))
+        run_folder.tidy(part)
+        commit_folder(part, output)
+    except OSError as err:
+        raise OutputError(os_error_line(err, output)) from None
+    return SegmentResult(output, videos, [v["error"] for v in videos if v["error"]])
 
 
 def _open(path: Path, options: SegmentOptions) -> VideoSource:
@@ -250,60 +418,30 @@ def run_manifest(loaded: LoadedModel, options: SegmentOptions) -> dict[str, Any]
     }
 
 
-def _run(
-    paths: list[Path],
-    root: Path,
-    loaded: LoadedModel,
-    options: SegmentOptions,
-    progress: Callable[[ProgressUpdate], None] | None,
-) -> SegmentResult:
+def _summary(
+    loaded: LoadedModel, options: SegmentOptions, identity: dict[str, Any], videos: list[dict]
+) -> dict[str, Any]:
     thresholds = options.thresholds(loaded)
-    wants_panoptic = options.task in ("panoptic", "both")
-    panoptic = PanopticWriter(root, compress_level=PNG_LEVEL) if wants_panoptic else None
-    instances = options.task in ("instance", "both")
-    result = SegmentResult(root)
-    entries: list[dict[str, Any]] = []
-    names = unique_names([p.name if p.is_dir() else p.stem for p in paths])
-    for index, (path, name) in enumerate(zip(paths, names, strict=True)):
-        spill = root / f".instances-{index}.jsonl" if instances else None
-        with _open(path, options) as source:
-            summary, tracks = _segment_one(
-                source, name, index, len(paths), loaded, options, thresholds, panoptic,
-                spill, progress,
-            )  # fmt: skip
-        if spill is not None:
-            spill.unlink(missing_ok=True)
-        entries.extend(tracks)
-        result.videos.append(summary)
-        if summary["error"]:
-            result.errors.append(summary["error"])
-    if panoptic is not None:
-        panoptic.close()
-    if instances:
-        write_results(root / "results.json", entries)
-    atomic_write_json(
-        root / "summary.json",
-        {
-            "manifest": run_manifest(loaded, options),
-            "checkpoint": loaded.source,
-            "mode": "offline" if options.offline else "near-online",
-            "task": options.task,
-            "device": str(loaded.device),
-            "clip_length": options.clip_length or loaded.clip_length,
-            "thresholds": asdict(thresholds),
-            "cut": {
-                "start": options.start,
-                "end": options.end,
-                "max_frames": options.max_frames,
-                "stride": options.stride,
-            },
-            "top_k": options.top_k if instances else None,
-            "refine_window": options.refine_window if options.offline else None,
-            "post": options.post,
-            "videos": result.videos,
+    return {
+        "manifest": run_manifest(loaded, options),
+        "run": identity,
+        "checkpoint": loaded.source,
+        "mode": "offline" if options.offline else "near-online",
+        "task": options.task,
+        "device": str(loaded.device),
+        "clip_length": options.clip_length or loaded.clip_length,
+        "thresholds": asdict(thresholds),
+        "cut": {
+            "start": options.start,
+            "end": options.end,
+            "max_frames": options.max_frames,
+            "stride": options.stride,
         },
-    )
-    return result
+        "top_k": options.top_k if options.task in ("instance", "both") else None,
+        "refine_window": options.refine_window if options.offline else None,
+        "post": options.post,
+        "videos": videos,
+    }
 
 
 def _segment_one(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -133,6 +134,13 @@ PostOpt = Annotated[
     ),
 ]
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing output folder.")]
+ResumeOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Continue an interrupted run of the same command: videos it finished are kept, "
+        "the rest are redone (another checkpoint or options: an error unless --overwrite)."
+    ),
+]
 RenderOpt = Annotated[
     bool,
     typer.Option(
@@ -176,7 +184,8 @@ def _run(inputs: list[str], output: Path, checkpoint: Path | None, options: Segm
 
         av.logging.set_libav_level(av.logging.PANIC)  # FFmpeg's own log lines
     tasks: dict[tuple[int, str], int] = {}
-    with _progress_bar(console) as bar:
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
+    with _progress_bar(console) if main else contextlib.nullcontext() as bar:
 
         def update(event: ProgressUpdate) -> None:
             key = (event.index, event.stage)
@@ -186,12 +195,26 @@ def _run(inputs: list[str], output: Path, checkpoint: Path | None, options: Segm
                 tasks[key] = bar.add_task(label, total=event.total)
             bar.update(tasks[key], completed=event.done)
 
-        result = segment_videos(inputs, output, checkpoint, options, progress=update)
-    _print(console, result)
+        result = segment_videos(
+            inputs, output, checkpoint, options, progress=update if main else None
+        )
+    if main:
+        _print(console, result)
     result.raise_for_errors()
 
 
 def _print(console: Console, result: SegmentResult) -> None:
+    if result.complete:
+        console.print(
+            f"{result.output} is already complete ({len(result.videos)} videos); nothing to do"
+        )
+        return
+    if result.resumed:
+        n = result.resumed
+        console.print(
+            f"resumed: {n} video{'s were' if n != 1 else ' was'} already done, "
+            f"{len(result.videos) - n} segmented now"
+        )
     for video in result.videos:
         note = stream_note(video)
         if note:
@@ -249,6 +272,7 @@ def segment(
     refine_memory: MemoryOpt = 2.0,
     post: PostOpt = PostChoice.stream,
     overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
     render: RenderOpt = False,
 ) -> None:
     """Segment videos near-online: clip by clip, queries linked by Hungarian matching."""
@@ -261,7 +285,7 @@ def segment(
         stream=stream, thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
         pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
         refine_window=refine_window, refine_memory_gib=refine_memory, post=post.value,
-        overwrite=overwrite, render=render,
+        overwrite=overwrite, resume=resume, render=render,
     )  # fmt: skip
     _run(inputs, output, checkpoint, options)
 
@@ -289,13 +313,14 @@ def refine(
     refine_memory: MemoryOpt = 2.0,
     post: PostOpt = PostChoice.stream,
     overwrite: OverwriteOpt = False,
+    resume: ResumeOpt = False,
     render: RenderOpt = False,
 ) -> None:
     """Segment videos offline: two passes, all clip queries refined by the cross-clip module."""
     segment(
         inputs, output, checkpoint, True, task, device, clip_length, max_frames, stride, start, end,
         threads, folder_fps, stream, thing_threshold, stuff_threshold, pixel_threshold,
-        overlap_threshold, top_k, refine_window, refine_memory, post, overwrite, render,
+        overlap_threshold, top_k, refine_window, refine_memory, post, overwrite, resume, render,
     )  # fmt: skip
 
 
