@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from axialvs_cli.segment_api import SegmentOptions, segment_videos
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 
 NAMES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
          "Pedestrian", "Bicyclist"]  # fmt: skip

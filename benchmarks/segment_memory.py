@@ -48,7 +48,7 @@ def tiny_checkpoint(folder: Path) -> Path:
 
 def child(args: argparse.Namespace) -> None:
     """One measurement; prints a JSON line."""
-    from axialvs_cli.segment_api import SegmentOptions, segment_videos
+    from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 
     options = SegmentOptions(
         offline=args.offline, end=args.end, threads=args.threads, device="cpu", overwrite=True,

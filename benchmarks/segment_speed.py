@@ -37,7 +37,7 @@ SOURCE = (
 
 CHILD = r"""
 import json, resource, sys, time
-from axialvs_cli.segment_api import SegmentOptions, segment_videos
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 video, out, offline, threads = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 t0 = time.perf_counter()
 result = segment_videos([video], out, options=SegmentOptions(offline=offline, threads=threads))

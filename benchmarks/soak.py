@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from axialvs_cli.segment_api import SegmentOptions, segment_videos  # noqa: E402
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos  # noqa: E402
 
 
 def rss_mib() -> float:

@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 
 from axialvs_cli.data.synth import SynthConfig, generate
-from axialvs_cli.device import load_model
 from axialvs_cli.evaluation.api import AXIALVS_WINDOWS, VIPSEG_WINDOWS, evaluate_vipseg
-from axialvs_cli.segment_api import SegmentOptions, segment_videos
+from axialvs_cli.inference.device import load_model
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 
 
 def evaluate(

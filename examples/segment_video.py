@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from axialvs_cli.device import load_model
 from axialvs_cli.formats.palette import read_id_png
-from axialvs_cli.segment_api import SegmentOptions, segment_videos
+from axialvs_cli.inference.device import load_model
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 
 HERE = Path(__file__).resolve().parent
 

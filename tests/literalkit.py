@@ -4,7 +4,7 @@ Everything at the displayed size and dense, in float64: the stride-4 logits resi
 padded input, cropped, resized to the displayed frame, softmax over the queries (or a sigmoid),
 binary masks by the pixel threshold, mask scores, the mask-wise painting loop over whole
 binary masks, and one dense RLE per query and frame. `LiteralVideoOutputs` plugs it into the
-writers of `segment_outputs`, so that a run with it and a run with the package's sparse
+writers of `outputs.writers`, so that a run with it and a run with the package's sparse
 post-processing must write the same files.
 """
 
@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from axialvs_cli.formats import rle
-from axialvs_cli.masks import ClipMasks, _Pieces, _runs
-from axialvs_cli.postprocess import Thresholds, class_scores
-from axialvs_cli.preprocess import FrameGeometry
-from axialvs_cli.segment_outputs import VideoOutputs
+from axialvs_cli.inference.preprocess import FrameGeometry
+from axialvs_cli.outputs.masks import ClipMasks, _Pieces, _runs
+from axialvs_cli.outputs.postprocess import Thresholds, class_scores
+from axialvs_cli.outputs.writers import VideoOutputs
 
 
 def literal_probabilities(

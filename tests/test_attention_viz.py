@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from axialvs_cli.attention_viz import GridMapping, colorize, figure, trajectory_map
 from axialvs_cli.errors import InputError
+from axialvs_cli.render.attention_draw import GridMapping, colorize, figure, trajectory_map
 from models.layers.trajectory import AxialAttentionMaps
 
 

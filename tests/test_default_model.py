@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import axialvs_cli.device as device_lib
-from axialvs_cli.device import default_checkpoint
+import axialvs_cli.inference.device as device_lib
+from axialvs_cli.inference.device import default_checkpoint
 from axialvs_cli.main import app
 from models.weights import load_checkpoint, read_checkpoint
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from axialvs_cli.formats.palette import read_id_png
 from axialvs_cli.main import app
-from axialvs_cli.segment_outputs import make_partial
+from axialvs_cli.outputs.writers import make_partial
 from axialvs_cli.video import open_video
 from models.build import build_axialvs
 from models.config import get_preset

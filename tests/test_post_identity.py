@@ -18,8 +18,8 @@ import pytest
 from literalkit import LiteralVideoOutputs
 from PIL import Image
 
-from axialvs_cli import segment_api
-from axialvs_cli.segment_api import SegmentOptions, segment_videos
+from axialvs_cli.inference import runner as segment_api
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "sample.mp4"
 VIDEOS = Path(os.environ.get("AXIALVS_TEST_DATA", "/work/shared/data")) / "videos"

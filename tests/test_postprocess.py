@@ -9,16 +9,16 @@ from literalkit import literal_masks, literal_probabilities, sparse_from_dense
 
 from axialvs_cli.errors import CheckpointError
 from axialvs_cli.formats import rle
-from axialvs_cli.masks import clip_masks, rle_strings
-from axialvs_cli.postprocess import Thresholds, class_scores, paint_panoptic
-from axialvs_cli.preprocess import (
+from axialvs_cli.inference.preprocess import (
     ClipBuffer,
     FrameInfo,
     frame_tensor,
     padded_length,
     plan_geometry,
 )
-from axialvs_cli.segment_outputs import classes_from_meta, unique_names
+from axialvs_cli.outputs.masks import clip_masks, rle_strings
+from axialvs_cli.outputs.postprocess import Thresholds, class_scores, paint_panoptic
+from axialvs_cli.outputs.writers import classes_from_meta, unique_names
 
 
 def test_padded_length_is_32k_plus_1():

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from axialvs_cli.formats import rle
 from axialvs_cli.formats.vipseg import PanopticWriter
 from axialvs_cli.main import app
-from axialvs_cli.render import ClassInfo, Styler, boundaries, factorize, thing_colour
+from axialvs_cli.render.draw import ClassInfo, Styler, boundaries, factorize, thing_colour
 from axialvs_cli.video import VideoWriter, open_video
 from models.build import build_axialvs
 from models.config import get_preset

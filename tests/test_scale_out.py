@@ -20,7 +20,7 @@ import pytest
 import torch
 from faultkit import small_video
 
-from axialvs_cli.run_folder import describe_change, shares
+from axialvs_cli.inference.run_folder import describe_change, shares
 from models.build import build_axialvs
 from models.config import get_preset
 from models.weights import save_checkpoint

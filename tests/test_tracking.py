@@ -16,17 +16,17 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from axialvs_cli.device import LoadedModel
 from axialvs_cli.formats.palette import read_id_png
-from axialvs_cli.segment_api import SegmentOptions, segment_videos
-from axialvs_cli.segment_outputs import ClassTable
-from axialvs_cli.tracking import (
+from axialvs_cli.inference.device import LoadedModel
+from axialvs_cli.inference.runner import SegmentOptions, segment_videos
+from axialvs_cli.inference.tracking import (
     NearOnlineRunner,
     OfflineRunner,
     SegmentIds,
     refine_in_windows,
     window_starts,
 )
+from axialvs_cli.outputs.writers import ClassTable
 from models.axialvs import ClipOutput
 from models.build import build_axialvs
 from models.config import InferenceConfig, get_preset
@@ -215,7 +215,7 @@ def test_offline_needs_the_cross_clip_module():
 
 
 def test_whole_video_refinement_within_the_memory_budget() -> None:
-    from axialvs_cli.tracking import REFINE_BYTES, refine_window_for
+    from axialvs_cli.inference.tracking import REFINE_BYTES, refine_window_for
 
     tiny = build_axialvs("tiny").eval()
     heads = tiny.cross_clip.num_heads

@@ -13,11 +13,11 @@ from literalkit import literal_probabilities, sparse_from_dense
 from PIL import Image
 from typer.testing import CliRunner
 
+from axialvs_cli.inference.preprocess import FrameInfo, plan_geometry
+from axialvs_cli.inference.video_level import VideoLevelPanoptic
 from axialvs_cli.main import app
-from axialvs_cli.masks import clip_masks, cover_pieces
-from axialvs_cli.postprocess import Thresholds, decide_painting
-from axialvs_cli.preprocess import FrameInfo, plan_geometry
-from axialvs_cli.video_level import VideoLevelPanoptic
+from axialvs_cli.outputs.masks import clip_masks, cover_pieces
+from axialvs_cli.outputs.postprocess import Thresholds, decide_painting
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "sample.mp4"
 

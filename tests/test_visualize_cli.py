@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from axialvs_cli.attention_api import visualize_attention
 from axialvs_cli.main import app
+from axialvs_cli.render.attention import visualize_attention
 from axialvs_cli.video import VideoWriter
 from models.build import build_axialvs
 from models.config import get_preset

@@ -25,6 +25,6 @@ def info() -> None:
         table.add_row(*row.values())
     Console(width=200).print(table)
     typer.echo("semantic_head is an auxiliary training head; cross_clip runs in offline mode only.")
-    from ..default_model import describe_default_model
+    from ..inference.default_model import describe_default_model
 
     typer.echo(describe_default_model())

@@ -79,7 +79,7 @@ def render(
 
       axialvs render video.mp4 --pred out/ --frames 10:20 --frames-dir pngs/
     """
-    from ..render_api import RenderOptions, render_video  # here: keeps `axialvs --help` fast
+    from ..render.api import RenderOptions, render_video  # here: keeps `axialvs --help` fast
 
     options = RenderOptions(
         alpha=alpha, contours=contours, labels=labels, classes=classes, video_id=video_id,

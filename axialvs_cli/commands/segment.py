@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from ..segment_api import ProgressUpdate, SegmentOptions, SegmentResult
+    from ..inference.runner import ProgressUpdate, SegmentOptions, SegmentResult
 
 
 class TaskChoice(str, Enum):
@@ -176,7 +176,7 @@ def _progress_bar(console: Console) -> Progress:
 
 
 def _run(inputs: list[str], output: Path, checkpoint: Path | None, options: SegmentOptions) -> None:
-    from ..segment_api import segment_videos  # here: keeps `axialvs --help` fast
+    from ..inference.runner import segment_videos  # here: keeps `axialvs --help` fast
 
     console = Console(stderr=True, highlight=False)
     with contextlib.suppress(AttributeError):
@@ -276,7 +276,7 @@ def segment(
     render: RenderOpt = False,
 ) -> None:
     """Segment videos near-online: clip by clip, queries linked by Hungarian matching."""
-    from ..segment_api import SegmentOptions  # here: keeps `axialvs --help` fast
+    from ..inference.runner import SegmentOptions  # here: keeps `axialvs --help` fast
 
     options = SegmentOptions(
         offline=offline, task=task.value, device=device.value, clip_length=clip_length,

@@ -39,7 +39,7 @@ def visualize_attention_command(
     is the product of the point's H-axis and W-axis attention (paper Fig. 1), normalised so
     that each frame's maximum is 1.
     """
-    from ..attention_api import (
+    from ..render.attention import (
         parse_point,
         visualize_attention,
     )  # here: keeps `axialvs --help` fast

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .masks import ClipMasks, clip_masks
-from .postprocess import (
+from ..outputs.masks import ClipMasks, clip_masks
+from ..outputs.postprocess import (
     Thresholds,
     class_scores,
     clip_pieces,

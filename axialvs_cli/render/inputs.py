@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FormatError, InputError
-from .formats import rle
-from .formats._io import load_json
-from .formats.palette import read_id_png
-from .formats.vipseg import (
+from ..errors import FormatError, InputError
+from ..formats import rle
+from ..formats._io import load_json
+from ..formats.palette import read_id_png
+from ..formats.vipseg import (
     GT_JSON,
     GT_MASKS,
     PRED_JSON,
@@ -36,9 +36,9 @@ from .formats.vipseg import (
     read_ground_truth,
     read_submission,
 )
-from .formats.vipseg import Frame as VipsegFrame
-from .render import ClassInfo
-from .video import list_frames
+from ..formats.vipseg import Frame as VipsegFrame
+from ..video import list_frames
+from .draw import ClassInfo
 
 __all__ = ["LabelFrames", "classes_from_json", "open_labels", "parse_frames"]
 

@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .formats.rle import string_from_counts
-from .preprocess import FrameGeometry
+from ..formats.rle import string_from_counts
+from ..inference.preprocess import FrameGeometry
 
 __all__ = [
     "ClipMasks",

@@ -31,8 +31,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import InputError, OutputError, OutputExistsError
-from .formats._io import atomic_write_json, pid_alive
+from ..errors import InputError, OutputError, OutputExistsError
+from ..formats._io import atomic_write_json, pid_alive
 
 T = TypeVar("T")
 
@@ -215,7 +215,7 @@ def prepare(
         atomic_write_json(part / "run.json", identity)
         _claim(part)
     except OSError as err:
-        from .errors import os_error_line
+        from ..errors import os_error_line
 
         raise OutputError(os_error_line(err, output)) from None
     return part, set()

@@ -13,12 +13,12 @@ from PIL import Image
 
 from models.within_clip import AttentionRequest
 
-from .attention_viz import GridMapping, animation_frames, figure, trajectory_map
-from .device import load_model
-from .errors import InputError
-from .formats._io import atomic_write_bytes
-from .preprocess import frame_tensor, plan_geometry
-from .video import VideoWriter, open_video
+from ..errors import InputError
+from ..formats._io import atomic_write_bytes
+from ..inference.device import load_model
+from ..inference.preprocess import frame_tensor, plan_geometry
+from ..video import VideoWriter, open_video
+from .attention_draw import GridMapping, animation_frames, figure, trajectory_map
 
 LEVEL_STRIDES = {"res3": 8, "res4": 16, "res5": 32}
 

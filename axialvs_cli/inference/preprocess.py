@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .video import VideoSource, resize_rgb
+from ..video import VideoSource, resize_rgb
 
 __all__ = [
     "ClipBuffer",

@@ -12,9 +12,9 @@ from torch import nn
 from models.config import InferenceConfig
 from models.weights import load_checkpoint
 
-from .errors import CheckpointError, InputError
-from .model_cards import SHIPPED_FILES
-from .segment_outputs import ClassTable, classes_from_meta
+from ..errors import CheckpointError, InputError
+from ..model_cards import SHIPPED_FILES
+from ..outputs.writers import ClassTable, classes_from_meta
 
 __all__ = [
     "DEFAULT_CHECKPOINT",

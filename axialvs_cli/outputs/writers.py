@@ -1,4 +1,4 @@
-"""From one video's clip predictions to the output files (used by `segment_api`).
+"""From one video's clip predictions to the output files (used by `inference.runner`).
 
 `VideoOutputs` post-processes every clip (`postprocess`), gives panoptic segments their stable
 ids (`tracking.SegmentIds`) and writes them with the VIPSeg submission writer; for instances it
@@ -20,14 +20,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import CheckpointError, OutputError, OutputExistsError, os_error_line
-from .formats._io import pid_alive
-from .formats.vipseg import PanopticWriter
+from ..errors import CheckpointError, OutputError, OutputExistsError, os_error_line
+from ..formats._io import pid_alive
+from ..formats.vipseg import PanopticWriter
+from ..inference.preprocess import FrameGeometry, FrameInfo
+from ..inference.tracking import ClipPrediction, SegmentIds
+from ..inference.video_level import VideoLevelPanoptic
 from .masks import ClipMasks, clip_masks, rle_strings
 from .postprocess import Thresholds, class_scores, paint_panoptic
-from .preprocess import FrameGeometry, FrameInfo
-from .tracking import ClipPrediction, SegmentIds
-from .video_level import VideoLevelPanoptic
 
 __all__ = [
     "ClassTable",

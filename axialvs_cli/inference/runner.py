@@ -27,9 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import run_folder
-from .device import LoadedModel, load_model
-from .errors import (
+from ..errors import (
     AxialVSError,
     InputError,
     OutputError,
@@ -37,17 +35,19 @@ from .errors import (
     VideoError,
     os_error_line,
 )
-from .formats._io import atomic_write_json
-from .formats.vipseg import PanopticWriter
-from .formats.ytvis import write_results
-from .model_cards import sha256
-from .postprocess import Thresholds
+from ..formats._io import atomic_write_json
+from ..formats.vipseg import PanopticWriter
+from ..formats.ytvis import write_results
+from ..model_cards import sha256
+from ..outputs.postprocess import Thresholds
+from ..outputs.writers import VideoOutputs, check_output_folder, commit_folder, unique_names
+from ..render.api import SegmentOverlay, overlay_classes
+from ..video import VideoSource, expand_inputs, open_video
+from . import run_folder
+from .device import LoadedModel, load_model
 from .preprocess import plan_geometry, stream_clips
-from .render_api import SegmentOverlay, overlay_classes
 from .run_folder import Ranks, chain
-from .segment_outputs import VideoOutputs, check_output_folder, commit_folder, unique_names
 from .tracking import NearOnlineRunner, OfflineRunner
-from .video import VideoSource, expand_inputs, open_video
 from .video_level import VideoLevelPanoptic
 
 PNG_LEVEL = 1  # zlib level of the id PNGs: read by programs, so speed over size
@@ -398,7 +398,7 @@ def run_manifest(loaded: LoadedModel, options: SegmentOptions) -> dict[str, Any]
     import numpy
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     path = Path(loaded.source)
     return {

@@ -84,7 +84,7 @@ class GridMapping:
         """(row, column) of the original pixel (x, y)."""
         h, w = self.frame_size
         if not (0 <= x < w and 0 <= y < h):
-            from .errors import InputError
+            from ..errors import InputError
 
             raise InputError(
                 f"reference point ({x:g}, {y:g}) is outside the {w}x{h} frame; "

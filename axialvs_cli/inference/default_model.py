@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model_cards import default_card
+from ..model_cards import default_card
 
 __all__ = ["describe_default_model"]
 
@@ -21,7 +21,7 @@ def _vpq(scores: Any) -> str | None:
 
 
 def _shipped_names() -> list[str]:
-    from .model_cards import SHIPPED_FILES, asset
+    from ..model_cards import SHIPPED_FILES, asset
 
     return [name for name, file in SHIPPED_FILES.items() if asset(file).is_file()]
 

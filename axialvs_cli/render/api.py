@@ -1,7 +1,7 @@
 """`render_video`: draw a video's segmentation over its frames (H.264 mp4 and/or PNG frames).
 
 The video is streamed frame by frame (`open_video`) next to the prediction's id maps
-(`render_inputs.open_labels`), which pair with the frames by position, as `segment` writes
+(`inputs.open_labels`), which pair with the frames by position, as `segment` writes
 them. The mp4 keeps the source frames' own timestamps (variable frame rate included) and
 their size (odd sizes are padded by `VideoWriter`). Nothing is left half-written: the mp4 is
 renamed into place at the end, PNG frames are written into a temporary folder renamed at
@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .classes import TABLES, load_table
-from .errors import InputError, OutputExistsError, VideoError
-from .formats._io import load_json
-from .preprocess import FrameInfo
-from .render import ClassInfo, Styler, overlay, side_by_side
-from .render_inputs import LabelFrames, classes_from_json, open_labels, parse_frames
-from .segment_outputs import ClassTable, check_output_folder, commit_folder, make_partial
-from .video import Frame, VideoWriter, open_video
+from ..classes import TABLES, load_table
+from ..errors import InputError, OutputExistsError, VideoError
+from ..formats._io import load_json
+from ..inference.preprocess import FrameInfo
+from ..outputs.writers import ClassTable, check_output_folder, commit_folder, make_partial
+from ..video import Frame, VideoWriter, open_video
+from .draw import ClassInfo, Styler, overlay, side_by_side
+from .inputs import LabelFrames, classes_from_json, open_labels, parse_frames
 
 __all__ = [
     "RenderOptions",
@@ -144,7 +144,7 @@ def render_video(
     Args:
         video: the video file or frame folder that was segmented.
         pred: a submission folder, a VIPSeg ground truth, a folder of id PNGs or a
-            results.json (see `render_inputs`).
+            results.json (see `inputs`).
         output: the mp4 to write (H.264 yuv420p, the source's timestamps), or None.
         frames_dir: a folder for one PNG per frame (named after the frames), or None.
         side_by_side_gt: ground truth drawn right of the prediction (any `pred` kind but

@@ -1,0 +1,1 @@
+"""The network over videos: device, model loading, preprocessing, tracking, the runners."""

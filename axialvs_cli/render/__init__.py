@@ -1,0 +1,1 @@
+"""Pictures of results: overlays, the render command's inputs, attention maps."""
