@@ -52,12 +52,14 @@ BAND_VALUES = 1 << 21  # values of one band (N x H x B) of the dense evaluation:
 MARGIN = 1e-4  # probabilities this close to the threshold are evaluated again in float64
 SERIES_TERMS = 16  # Taylor terms of exp(d (a - centre)) per row segment
 SERIES_REACH = 2.0  # |d| x half-height of a segment up to which the series is used
+NEGLIGIBLE = 30.0  # a term below e^-30 (1e-13) of a denominator's lower bound is left out
 
 
 @dataclass(frozen=True)
 class _Segments:
     """Display rows grouped by the pair of stride-4 rows (i, i + 1) they interpolate."""
 
+    pair: Tensor  # (S,) int64 stride-4 row i of each segment
     y: Tensor  # (S, C) int64 display row of each place, padding 0
     valid: Tensor  # (S, C) bool
     offset: Tensor  # (S, C) float32 a - centre (padding 0)
@@ -87,16 +89,22 @@ def _segments(rows: Tensor, device: torch.device) -> _Segments | None:
     a = torch.where((count == 1) & ~at_end, 0.0, a)
     if bool((torch.diff(left) < 0).any()):
         return None
-    s = h - 1
-    counts = torch.bincount(left, minlength=s)
+    # segments: runs of display rows with the same pair (pairs without rows have none)
+    seg_of = torch.cumsum(
+        torch.cat((torch.zeros(1, dtype=torch.int64), (torch.diff(left) != 0).long())), 0
+    )
+    s = int(seg_of[-1]) + 1
+    counts = torch.bincount(seg_of, minlength=s)
+    pair = torch.zeros(s, dtype=torch.int64)
+    pair[seg_of] = left
     c = max(1, int(counts.max()))
-    place = torch.arange(height) - (torch.cumsum(counts, 0) - counts)[left]
+    place = torch.arange(height) - (torch.cumsum(counts, 0) - counts)[seg_of]
     ys = torch.zeros(s, c, dtype=torch.int64)
     valid = torch.zeros(s, c, dtype=torch.bool)
     av = torch.zeros(s, c, dtype=torch.float64)
-    ys[left, place] = torch.arange(height)
-    valid[left, place] = True
-    av[left, place] = a
+    ys[seg_of, place] = torch.arange(height)
+    valid[seg_of, place] = True
+    av[seg_of, place] = a
     lo = torch.where(valid, av, torch.inf).amin(1)
     hi = torch.where(valid, av, -torch.inf).amax(1)
     lo, hi = torch.where(counts > 0, lo, 0.0), torch.where(counts > 0, hi, 0.0)
@@ -106,6 +114,7 @@ def _segments(rows: Tensor, device: torch.device) -> _Segments | None:
     powers = offset[:, None, :] ** n[None, :, None] / torch.exp(torch.lgamma(n + 1))[None, :, None]
     powers = torch.where(valid[:, None, :], powers, 0.0)
     return _Segments(
+        pair.to(device),
         ys.to(device),
         valid.to(device),
         offset.float().to(device),
@@ -368,6 +377,17 @@ def _dense(logits: Tensor, res: Resampler, threshold: float, normalise: str, out
     out.add_pairs(ks[inside], ps[inside], probs[inside], n)
 
 
+def _terms(cols: Tensor, seg: _Segments) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Per (query, segment, column): the logit r at the segment's pair's first row, the rise d
+    to its second row, the logit at the segment's centre, the largest deviation from it over
+    the segment, and whether the term is too steep for the series (spread > SERIES_REACH)."""
+    r = cols.index_select(1, seg.pair)
+    d = cols.index_select(1, seg.pair + 1) - r  # (N, S, W): queries outermost (plain sums)
+    middle = r + d * seg.centre[None, :, None]
+    spread = d.abs().mul_(seg.reach[None, :, None])
+    return r, d, middle, spread, spread > SERIES_REACH
+
+
 def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, out: _Pieces):
     """Softmax masks where every display row interpolates two neighbouring stride-4 rows.
 
@@ -375,9 +395,10 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
     weight a: l_k = r_k + d_k a. The softmax denominator sum_k exp(r_k + d_k a) is a power
     series in (a - centre) whose coefficients are sums over the queries, evaluated for all rows
     of the segment by one matrix product: a cost per pixel that does not grow with the queries.
-    Segments where the series would converge slowly (large |d|) are summed directly. Only the
-    queries whose largest possible probability in a segment passes threshold - margin are
-    evaluated per pixel; as log p_k is concave in a, each gives one run per segment.
+    The terms of queries too steep in a segment for the series to converge fast (large |d|) are
+    summed directly, each over its own segment only. Only the queries whose largest possible probability in a segment passes
+    threshold - margin are evaluated per pixel; as log p_k is concave in a, each gives one run
+    per segment.
     """
     n = logits.shape[0]
     height = res.height
@@ -386,26 +407,29 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
     margin = _margin(shifted)
     low = threshold - margin
     cols = torch.matmul(shifted, res.cols.t())  # (N, h, W)
-    r = cols[:, :-1]
-    d = cols[:, 1:] - r  # (N, S, W): queries outermost, so sums over them are plain adds
-    middle = r + d * seg.centre[None, :, None]  # logits at the segment centre
+    r, d, middle, spread, steep = _terms(cols, seg)
     weight = torch.exp(middle)
-    spread = d.abs().mul_(seg.reach[None, :, None])
     coeffs = torch.empty((SERIES_TERMS + 1,) + weight.shape[1:], dtype=weight.dtype)
-    term = weight.clone()
+    term = weight.masked_fill(steep, 0.0)
+    # the steep terms stay out of the series and are summed directly, each over its own
+    # segment, unless negligible: below e^-NEGLIGIBLE of a lower bound of the denominator (the
+    # largest smallest term), so that N of them change it far less than the float32 rounding
+    steep &= middle + spread > (middle - spread).amax(dim=0, keepdim=True) - NEGLIGIBLE
     torch.sum(term, dim=0, out=coeffs[0])
     for i in range(1, SERIES_TERMS + 1):
         term.mul_(d)
         torch.sum(term, dim=0, out=coeffs[i])
     del term
     total = torch.matmul(coeffs.permute(1, 2, 0), seg.powers)  # (S, W, C) denominators
-    slow = spread.amax(dim=0) > SERIES_REACH  # (S, W)
-    if bool(slow.any()):
-        sj, sx = slow.nonzero(as_tuple=True)
-        lin = r[:, sj, sx][:, :, None] + d[:, sj, sx][:, :, None] * (
-            seg.offset[sj] + seg.centre[sj, None]
-        )  # (N, F, C)
-        total[sj, sx] = lin.exp_().sum(dim=0)
+    if bool(steep.any()):
+        f = steep.view(-1).nonzero().squeeze(1)  # flat (k, j, x) of the steep terms
+        sjx = f % (total.shape[0] * total.shape[1])  # their (j, x)
+        lin = torch.addcmul(
+            r.view(-1).index_select(0, f)[:, None],
+            d.view(-1).index_select(0, f)[:, None],
+            (seg.offset + seg.centre[:, None]).index_select(0, sjx // total.shape[1]),
+        )  # (F, C) logits of the steep terms at every place of their segment
+        total.view(-1, total.shape[-1]).index_add_(0, sjx, lin.exp_())
     total.add_(seg.padding[:, None, :])  # +inf at the places beyond a segment's rows
     smallest = total.amin(dim=-1)  # (S, W)
     peak = torch.exp(middle + spread)  # the largest exp(l) over the segment
