@@ -1,10 +1,12 @@
 """What `axialvs info` prints, kept as package data so that it runs without importing PyTorch.
 
-``assets/presets.json`` holds every preset's parameter counts, and ``assets/default.axialvs.json``
-describes the shipped default model (with the SHA-256 of the checkpoint it describes). Both are
-made by `write_cards` (``python -m axialvs_cli.model_cards``); the tests rebuild them and
-compare, so they cannot drift from the code. A default checkpoint whose SHA-256 differs from
-the card's is described from the checkpoint itself (slower: that reads it with PyTorch).
+``assets/presets.json`` holds every preset's parameter counts, and ``assets/NAME.axialvs.json``
+describes the shipped checkpoint ``assets/NAME.axialvs.pt`` (with its SHA-256). They are made by
+`write_cards` (``python -m axialvs_cli.model_cards``); the tests rebuild them and compare, so
+they cannot drift from the code. A checkpoint whose SHA-256 differs from its card's is
+described from the checkpoint itself (slower: that reads it with PyTorch).
+
+The default model is the first installed of `SHIPPED_FILES` (in that order).
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PARTS", "default_card", "preset_cards", "write_cards"]
+__all__ = ["PARTS", "default_card", "default_name", "preset_cards", "shipped_card", "write_cards"]
 
 PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
 PRESETS_FILE = "presets.json"
-DEFAULT_CARD_FILE = "default.axialvs.json"
-DEFAULT_CHECKPOINT_FILE = "default.axialvs.pt"
-SHIPPED_FILES = {"synthetic": DEFAULT_CHECKPOINT_FILE}
-"""Shipped checkpoints by the name `--checkpoint` accepts (``device.SHIPPED`` is this table)."""
+SHIPPED_FILES = {"camvid": "camvid.axialvs.pt", "synthetic": "synthetic.axialvs.pt"}
+"""Shipped checkpoints by the name `--checkpoint` accepts (``device.SHIPPED`` is this table);
+the first installed one is the default model."""
 
 
 def asset(name: str) -> Path:
@@ -69,7 +70,12 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def compute_default_card(path: Path) -> dict[str, Any]:
+def card_file(checkpoint_file: str) -> str:
+    """``NAME.axialvs.pt`` -> ``NAME.axialvs.json``."""
+    return checkpoint_file.rsplit(".", 1)[0] + ".json"
+
+
+def compute_card(path: Path) -> dict[str, Any]:
     """The card of a checkpoint: preset, classes, training data and benchmark scores."""
     from models.weights import read_checkpoint
 
@@ -90,27 +96,44 @@ def preset_cards() -> list[dict[str, str]]:
     return json.loads(asset(PRESETS_FILE).read_text("utf-8"))
 
 
-def default_card() -> tuple[Path, dict[str, Any]] | None:
-    """The shipped default checkpoint and its card, or None when none is installed; the card
-    is rebuilt from the checkpoint when the stored one describes another file."""
-    path = asset(DEFAULT_CHECKPOINT_FILE)
+def installed_names() -> list[str]:
+    """The shipped names whose checkpoint is installed, default first."""
+    return [name for name, file in SHIPPED_FILES.items() if asset(file).is_file()]
+
+
+def default_name() -> str | None:
+    names = installed_names()
+    return names[0] if names else None
+
+
+def shipped_card(name: str) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint of shipped `name` and its card, or None when it is not installed; the
+    card is rebuilt from the checkpoint when the stored one describes another file."""
+    path = asset(SHIPPED_FILES[name])
     if not path.is_file():
         return None
-    card_path = asset(DEFAULT_CARD_FILE)
+    card_path = asset(card_file(SHIPPED_FILES[name]))
     if card_path.is_file():
         card = json.loads(card_path.read_text("utf-8"))
         if card.get("sha256") == sha256(path):
             return path, card
-    return path, compute_default_card(path)
+    return path, compute_card(path)
+
+
+def default_card() -> tuple[Path, dict[str, Any]] | None:
+    """The default model's checkpoint and card, or None when no shipped model is installed."""
+    name = default_name()
+    return shipped_card(name) if name is not None else None
 
 
 def write_cards() -> None:
-    """Rebuild both cards from the code and the shipped checkpoint."""
+    """Rebuild the cards from the code and the shipped checkpoints."""
     asset(PRESETS_FILE).write_text(json.dumps(compute_preset_cards(), indent=1) + "\n", "utf-8")
-    path = asset(DEFAULT_CHECKPOINT_FILE)
-    if path.is_file():
-        card = compute_default_card(path)
-        asset(DEFAULT_CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", "utf-8")
+    for file in SHIPPED_FILES.values():
+        path = asset(file)
+        if path.is_file():
+            card = compute_card(path)
+            asset(card_file(file)).write_text(json.dumps(card, indent=1) + "\n", "utf-8")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 from typer.testing import CliRunner
 
@@ -34,8 +36,12 @@ def test_info_cards_equal_what_the_code_and_checkpoint_give() -> None:
     from axialvs_cli import model_cards
 
     assert model_cards.preset_cards() == model_cards.compute_preset_cards()
-    path, card = model_cards.default_card()
-    assert card == model_cards.compute_default_card(path)
+    names = model_cards.installed_names()
+    assert names, "no shipped model is installed"
+    for name in names:
+        path, card = model_cards.shipped_card(name)
+        stored = model_cards.asset(model_cards.card_file(model_cards.SHIPPED_FILES[name]))
+        assert json.loads(stored.read_text()) == card == model_cards.compute_card(path)
 
 
 def test_info_and_help_do_not_import_torch() -> None:

@@ -1,4 +1,7 @@
-"""The shipped default model: loads strictly, describes itself, and segments with no flags."""
+"""The shipped models: load strictly, describe themselves, and the default segments with no flags.
+
+The synthetic model (``--checkpoint synthetic``) is always shipped; the default model is the
+first installed of `model_cards.SHIPPED_FILES`."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import axialvs_cli.inference.device as device_lib
+from axialvs_cli import model_cards
 from axialvs_cli.inference.device import default_checkpoint
 from axialvs_cli.main import app
 from models.weights import load_checkpoint, read_checkpoint
@@ -20,13 +24,20 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sample.mp4"
 @pytest.fixture(scope="module")
 def default() -> Path:
     path = default_checkpoint()
-    assert path is not None, "axialvs_cli/assets/default.axialvs.pt is not installed"
+    assert path is not None, "no shipped model is installed"
     return path
 
 
-def test_default_model_loads_strictly_and_carries_its_meta(default: Path) -> None:
-    assert default.stat().st_size < 6 * 2**20  # a few MB of package data
-    model, cfg, meta = load_checkpoint(default)  # strict: no missing or unexpected keys
+@pytest.fixture(scope="module")
+def synthetic() -> Path:
+    path = device_lib.shipped_checkpoints().get("synthetic")
+    assert path is not None, "axialvs_cli/assets/synthetic.axialvs.pt is not installed"
+    return path
+
+
+def test_synthetic_model_loads_strictly_and_carries_its_meta(synthetic: Path) -> None:
+    assert synthetic.stat().st_size < 6 * 2**20  # a few MB of package data
+    model, cfg, meta = load_checkpoint(synthetic)  # strict: no missing or unexpected keys
     assert cfg.name == "tiny" and not cfg.decoder.aux_semantic and model.semantic_head is None
     classes = meta["classes"]
     assert len(classes) == cfg.num_classes == 8
@@ -35,8 +46,15 @@ def test_default_model_loads_strictly_and_carries_its_meta(default: Path) -> Non
     assert "synthetic" in meta["trained_on"] and "VIPSeg" in meta["trained_on"]
     for mode in ("near_online", "offline"):
         assert 0 < meta["benchmark"][mode]["VPQ"] <= 100
-    stored = read_checkpoint(default)["state_dict"]
+    stored = read_checkpoint(synthetic)["state_dict"]
     assert {str(v.dtype) for v in stored.values()} <= {"torch.float16", "torch.int64"}
+
+
+def test_the_default_is_the_first_installed_shipped_model(default: Path) -> None:
+    installed = model_cards.installed_names()
+    assert "synthetic" in installed
+    assert default == device_lib.shipped_checkpoints()[installed[0]]
+    assert list(device_lib.shipped_checkpoints()) == installed
 
 
 def test_segment_sample_with_no_flags(tmp_path: Path) -> None:
@@ -52,34 +70,41 @@ def test_segment_sample_with_no_flags(tmp_path: Path) -> None:
     assert len(list((out / "pan_pred" / "sample").glob("*.png"))) == 48
     summary = json.loads((out / "summary.json").read_text())
     assert summary["checkpoint"] == str(default_checkpoint())
-    assert {"person", "grass"} <= set(summary["videos"][0]["classes"])  # it sees the scene
+    assert summary["videos"][0]["classes"]  # it found something
 
 
-def test_info_describes_the_default_model() -> None:
+def test_info_describes_the_shipped_models() -> None:
     res = runner.invoke(app, ["info"])
     assert res.exit_code == 0, res.output
-    assert "default model:" in res.output and "synthetic" in res.output
+    names = model_cards.installed_names()
+    assert f"default model ({names[0]}):" in res.output
+    for name in names[1:]:
+        assert f"also shipped ({name}):" in res.output
+    assert "VPQ on the synthetic validation split" in res.output
 
 
 def test_shipped_names_resolve_and_a_file_of_that_name_wins(
-    default: Path, tmp_path: Path, monkeypatch
+    synthetic: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    assert device_lib.shipped_checkpoints() == {"synthetic": default}
-    assert device_lib.resolve_checkpoint("synthetic") == default
-    assert device_lib.resolve_checkpoint(Path("synthetic")) == default  # as typer passes it
+    assert device_lib.shipped_checkpoints()["synthetic"] == synthetic
+    assert device_lib.resolve_checkpoint("synthetic") == synthetic
+    assert device_lib.resolve_checkpoint(Path("synthetic")) == synthetic  # as typer passes it
     monkeypatch.chdir(tmp_path)
     (tmp_path / "synthetic").write_bytes(b"not a checkpoint")
     assert device_lib.resolve_checkpoint("synthetic") == "synthetic"  # a path is never shadowed
     res = runner.invoke(app, ["info"])
-    assert "shipped names for --checkpoint: synthetic" in res.output
+    names = ", ".join(model_cards.installed_names())
+    assert f"shipped names for --checkpoint: {names}" in res.output
 
 
-def test_segment_with_a_shipped_name(tmp_path: Path, default: Path) -> None:
+def test_segment_with_a_shipped_name(tmp_path: Path, synthetic: Path) -> None:
     out = tmp_path / "out"
     args = ["segment", str(SAMPLE), "-o", str(out), "--checkpoint", "synthetic"]
     res = runner.invoke(app, [*args, "--max-frames", "4", "--task", "panoptic"])
     assert res.exit_code == 0, res.output
-    assert json.loads((out / "summary.json").read_text())["checkpoint"] == str(default)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["checkpoint"] == str(synthetic)
+    assert {"person", "grass"} <= set(summary["videos"][0]["classes"])  # it sees the scene
 
 
 def test_a_shipped_name_that_is_not_installed_says_so(monkeypatch, tmp_path: Path) -> None:
@@ -98,16 +123,17 @@ def test_without_default_model_segment_says_how_to_get_one(tmp_path, monkeypatch
     assert "axialvs train" in res.stderr and "axialvs convert" in res.stderr
 
 
-def test_default_model_reproduces_its_benchmark_vpq(default: Path, tmp_path: Path) -> None:
-    """The benchmark's val split, regenerated, segmented near-online with the default model and
-    evaluated, gives the VPQ its meta (and docs/RESULTS.md) states."""
-    meta = read_checkpoint(default)["meta"]
+def test_synthetic_model_reproduces_its_benchmark_vpq(synthetic: Path, tmp_path: Path) -> None:
+    """The benchmark's val split, regenerated, segmented near-online with the synthetic model
+    and evaluated, gives the VPQ its meta (and docs/RESULTS.md) states."""
+    meta = read_checkpoint(synthetic)["meta"]
     data, pred = tmp_path / "data", tmp_path / "pred"
     synth = ["synth", "--out", str(data), "--videos", "10", "--frames", "24"]
     res = runner.invoke(app, [*synth, "--size", "144x256", "--seed", "1", "--split", "val"])
     assert res.exit_code == 0, res.output
     videos = [str(data / "images" / n) for n in (data / "val.txt").read_text().split()]
-    res = runner.invoke(app, ["segment", *videos, "-o", str(pred), "--task", "panoptic"])
+    seg = ["segment", *videos, "-o", str(pred), "--task", "panoptic", "--checkpoint", "synthetic"]
+    res = runner.invoke(app, seg)
     assert res.exit_code == 0, res.output
     scores = tmp_path / "scores.json"
     gt = data / "panoptic_gt_VIPSeg_val.json"

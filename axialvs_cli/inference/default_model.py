@@ -1,53 +1,68 @@
-"""What the shipped default model is, for `axialvs info` and the documentation.
+"""What the shipped models are, for `axialvs info` and the documentation.
 
-The default model (package data ``assets/default.axialvs.pt``) is a `tiny` Axial-VS trained on
-the synthetic benchmark of docs/RESULTS.md only; its ``meta`` says so (``trained_on``) and
-carries the scores measured with it on the benchmark's validation split (``benchmark``).
+Shipped checkpoints are package data (``assets/NAME.axialvs.pt``, see `model_cards`); each
+carries in its ``meta`` what it was trained on (``trained_on``) and what was measured with it
+(``benchmark``): CamVid test class IoU / mIoU for the street model, VPQ on the synthetic
+benchmark for the synthetic one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..model_cards import default_card
+from ..model_cards import installed_names, shipped_card
 
-__all__ = ["describe_default_model"]
-
-
-def _vpq(scores: Any) -> str | None:
-    if isinstance(scores, dict) and isinstance(scores.get("VPQ"), (int, float)):
-        return f"{scores['VPQ']:.1f}"
-    return None
+__all__ = ["describe_default_model", "score_line"]
 
 
-def _shipped_names() -> list[str]:
-    from ..model_cards import SHIPPED_FILES, asset
+def _num(x: Any) -> bool:
+    return isinstance(x, (int, float))
 
-    return [name for name, file in SHIPPED_FILES.items() if asset(file).is_file()]
+
+def score_line(bench: dict[str, Any]) -> str | None:
+    """One line of what a shipped model's meta says it scored."""
+    camvid = bench.get("camvid_test")
+    if isinstance(camvid, dict) and _num(camvid.get("mIoU")):
+        line = f"CamVid test (233 frames, 11 classes): mIoU {camvid['mIoU']:.1f}"
+        if _num(camvid.get("PQ")):
+            line += f", PQ {camvid['PQ']:.1f}"
+        return line
+    parts = []
+    for mode, label in (("near_online", "near-online"), ("offline", "offline")):
+        scores = bench.get(mode)
+        if isinstance(scores, dict) and _num(scores.get("VPQ")):
+            parts.append(f"{label} {scores['VPQ']:.1f}")
+    return f"VPQ on the synthetic validation split: {', '.join(parts)}" if parts else None
 
 
 def describe_default_model() -> str:
-    """A few lines: where the default model is, what it was trained on, its measured VPQ."""
-    try:
-        found = default_card()
-    except Exception as err:  # a damaged checkpoint: say so rather than fail `info`
-        return f"default model: cannot be read ({err})"
-    if found is None:
+    """A few lines per shipped model: file, preset, classes, training data, measured scores."""
+    names = installed_names()
+    if not names:
         return (
             "default model: none installed; pass --checkpoint (train one with `axialvs train` "
             "or convert official weights with `axialvs convert`)"
         )
-    path, card = found
-    names = ", ".join(card.get("classes", []))
-    lines = [
-        f"default model: {path} ({card.get('size_mib')} MiB), preset {card.get('preset')}, "
-        f"classes: {names}",
-        f"  trained on {card.get('trained_on', 'unknown data')}",
-        f"  shipped names for --checkpoint: {', '.join(_shipped_names())}; the default model is synthetic",
-    ]
-    bench = card.get("benchmark") or {}
-    near, off = _vpq(bench.get("near_online")), _vpq(bench.get("offline"))
-    if near or off:
-        parts = [f"near-online {near}" if near else "", f"offline {off}" if off else ""]
-        lines.append(f"  VPQ on the synthetic validation split: {', '.join(p for p in parts if p)}")
+    lines = []
+    for k, name in enumerate(names):
+        try:
+            found = shipped_card(name)
+        except Exception as err:  # a damaged checkpoint: say so rather than fail `info`
+            lines.append(f"{name}: cannot be read ({err})")
+            continue
+        if found is None:
+            continue
+        path, card = found
+        head = "default model" if k == 0 else "also shipped"
+        lines.append(
+            f"{head} ({name}): {path} ({card.get('size_mib')} MiB), preset "
+            f"{card.get('preset')}, classes: {', '.join(card.get('classes', []))}"
+        )
+        lines.append(f"  trained on {card.get('trained_on', 'unknown data')}")
+        score = score_line(card.get("benchmark") or {})
+        if score:
+            lines.append(f"  {score}")
+    lines.append(
+        f"shipped names for --checkpoint: {', '.join(names)}; the default model is {names[0]}"
+    )
     return "\n".join(lines)

