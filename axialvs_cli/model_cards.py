@@ -21,7 +21,7 @@ __all__ = ["PARTS", "default_card", "default_name", "preset_cards", "shipped_car
 
 PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
 PRESETS_FILE = "presets.json"
-SHIPPED_FILES = {"camvid": "camvid.axialvs.pt", "synthetic": "synthetic.axialvs.pt"}
+SHIPPED_FILES = {"synthetic": "synthetic.axialvs.pt", "camvid": "camvid.axialvs.pt"}
 """Shipped checkpoints by the name `--checkpoint` accepts (``device.SHIPPED`` is this table);
 the first installed one is the default model."""
 

@@ -11,8 +11,12 @@ shipped default model and both outputs (panoptic + instance), and reports:
 - peak resident memory of the process.
 
     python benchmarks/segment_speed.py [--frames 30] [--threads 0] [--out docs/benchmarks]
+    # the shipped models side by side at 480p, near-online only
+    python benchmarks/segment_speed.py --checkpoints synthetic,camvid --sizes 480p \
+        --modes segment --name shipped_models_480p
 
-Prints a Markdown table and writes it to OUT/segment_speed.md. Run it on an otherwise idle
+Prints a Markdown table and writes it to OUT/NAME.md (default segment_speed). The default
+checkpoint is the shipped `synthetic` model (the tiny preset). Run it on an otherwise idle
 machine.
 """
 
@@ -39,8 +43,11 @@ CHILD = r"""
 import json, resource, sys, time
 from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 video, out, offline, threads = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
+checkpoint = sys.argv[5]
 t0 = time.perf_counter()
-result = segment_videos([video], out, options=SegmentOptions(offline=offline, threads=threads))
+result = segment_videos(
+    [video], out, checkpoint=checkpoint, options=SegmentOptions(offline=offline, threads=threads)
+)
 wall = time.perf_counter() - t0
 v = result.videos[0]
 print(json.dumps({
@@ -80,9 +87,10 @@ def make_video(path: Path, size: tuple[int, int], frames: int) -> Path:
     return path
 
 
-def measure(video: Path, offline: bool, threads: int, work: Path) -> dict:
-    out = work / f"out_{video.stem}_{int(offline)}"
-    cmd = [sys.executable, "-c", CHILD, str(video), str(out), "1" if offline else "0", str(threads)]
+def measure(video: Path, offline: bool, threads: int, work: Path, checkpoint: str) -> dict:
+    out = work / f"out_{video.stem}_{int(offline)}_{Path(checkpoint).stem}"
+    cmd = [sys.executable, "-c", CHILD, str(video), str(out), "1" if offline else "0",
+           str(threads), checkpoint]  # fmt: skip
     line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
     return json.loads(line.splitlines()[-1])
 
@@ -92,39 +100,48 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
+    parser.add_argument("--name", default="segment_speed", help="OUT/NAME.md")
+    parser.add_argument(
+        "--checkpoints", default="synthetic", help="comma-separated: names or files"
+    )
+    parser.add_argument("--sizes", default=",".join(SIZES), help="of " + ", ".join(SIZES))
+    parser.add_argument("--modes", default="segment,refine")
     args = parser.parse_args()
+    checkpoints = args.checkpoints.split(",")
+    modes = [m == "refine" for m in args.modes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for label, size in SIZES.items():
-            video = make_video(work / f"{label}.mp4", size, args.frames)
-            for offline in (False, True):
-                m = measure(video, offline, args.threads, work)
-                n = m["frames"]
-                rows.append(
-                    f"| {label} | {'refine' if offline else 'segment'} | {n / m['wall_s']:.2f} "
-                    f"| {n / m['model_s']:.1f} | {1000 * m['postprocess_s'] / n:.0f} "
-                    f"| {m['rss_mib']:.0f} |"
-                )
-                print(rows[-1], flush=True)
+        for label in args.sizes.split(","):
+            video = make_video(work / f"{label}.mp4", SIZES[label], args.frames)
+            for offline in modes:
+                for checkpoint in checkpoints:
+                    m = measure(video, offline, args.threads, work, checkpoint)
+                    n = m["frames"]
+                    rows.append(
+                        f"| {label} | {'refine' if offline else 'segment'} | {checkpoint} "
+                        f"| {n / m['wall_s']:.2f} | {n / m['model_s']:.1f} "
+                        f"| {1000 * m['postprocess_s'] / n:.0f} | {m['rss_mib']:.0f} |"
+                    )
+                    print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     source = SOURCE.name if SOURCE.is_file() else "a synthetic pattern"
     text = "\n".join(
         [
-            f"# segment / refine speed ({args.frames}-frame H.264 video from {source}, shipped "
-            f"default model, panoptic + instance outputs; {machine})",
+            f"# segment / refine speed ({args.frames}-frame H.264 video from {source}, "
+            f"panoptic + instance outputs; {machine})",
             "",
-            "| size | command | end to end (frames/s) | network (frames/s) | post-processing + "
-            "writing (ms/frame) | peak RSS (MiB) |",
-            "|---|---|---:|---:|---:|---:|",
+            "| size | command | model | end to end (frames/s) | network (frames/s) | "
+            "post-processing + writing (ms/frame) | peak RSS (MiB) |",
+            "|---|---|---|---:|---:|---:|---:|",
             *rows,
             "",
-            "Made by `python benchmarks/segment_speed.py`.",
+            f"Made by `{' '.join(['python benchmarks/segment_speed.py', *sys.argv[1:]])}`.",
             "",
         ]
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "segment_speed.md").write_text(text, encoding="utf-8")
+    (args.out / f"{args.name}.md").write_text(text, encoding="utf-8")
     print(text)
 
 

@@ -6,6 +6,7 @@ first installed of `model_cards.SHIPPED_FILES`."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,58 @@ def test_synthetic_model_reproduces_its_benchmark_vpq(synthetic: Path, tmp_path:
     stated = meta["benchmark"]["near_online"]
     assert abs(measured["VPQ"] - stated["VPQ"]) < 0.3
     assert abs(measured["STQ"] - stated["STQ"]) < 0.01
+
+
+DATA = Path(
+    os.environ.get("AXIALVS_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+CAMVID_NAMES = ["sky", "building", "pole", "road", "pavement", "tree", "sign", "fence", "car",
+                "pedestrian", "bicyclist"]  # fmt: skip
+# the class names of benchmarks/camvid_eval.py's table
+CAMVID_TABLE = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence",
+                "Car", "Pedestrian", "Bicyclist"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def camvid() -> Path:
+    path = device_lib.shipped_checkpoints().get("camvid")
+    if path is None:
+        pytest.skip(
+            "the CamVid street model (axialvs_cli/assets/camvid.axialvs.pt) is not installed"
+        )
+    return path
+
+
+def test_camvid_model_loads_strictly_and_states_data_and_terms(camvid: Path) -> None:
+    assert camvid.stat().st_size < 24 * 2**20
+    model, cfg, meta = load_checkpoint(camvid)
+    assert cfg.name == "lite0" and model.semantic_head is None
+    assert [c["name"] for c in meta["classes"]] == CAMVID_NAMES
+    assert [c["name"] for c in meta["classes"] if c["isthing"]] == CAMVID_NAMES[8:]
+    assert "CamVid" in meta["trained_on"] and "non-commercial" in meta["trained_on"]
+    scores = meta["benchmark"]["camvid_test"]
+    assert 0 < scores["mIoU"] <= 100 and list(scores["class_IoU"]) == CAMVID_TABLE
+    stored = read_checkpoint(camvid)["state_dict"]
+    assert {str(v.dtype) for v in stored.values()} <= {"torch.float16", "torch.int64"}
+
+
+def test_camvid_model_sees_a_real_outdoor_scene(camvid: Path, tmp_path: Path) -> None:
+    """A person walking a dog on a paved path between trees (sam2_01_dog.mp4): the street
+    model finds the trees and the path (the first frames are mostly trees)."""
+    video = DATA / "videos" / "sam2_01_dog.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} is not here (the shared test data)")
+    out = tmp_path / "out"
+    args = ["segment", str(video), "-o", str(out), "--checkpoint", "camvid", "--max-frames", "4"]
+    res = runner.invoke(app, [*args, "--task", "panoptic"])
+    assert res.exit_code == 0, res.output
+    pred = json.loads((out / "pred.json").read_text())["annotations"][0]["annotations"]
+    area: dict[str, int] = {}
+    for frame in pred:
+        for seg in frame["segments_info"]:
+            name = CAMVID_NAMES[seg["category_id"]]
+            area[name] = area.get(name, 0) + seg["area"]
+    total = sum(area.values())
+    ground = area.get("road", 0) + area.get("pavement", 0)
+    assert area.get("tree", 0) > 0.5 * total and ground > 0.03 * total, area
+    assert not {"sky", "car", "building"} & {k for k, v in area.items() if v > 0.2 * total}, area
