@@ -28,39 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-import numpy as np
-
-SOURCE = (
-    Path(os.environ.get("AXIALVS_TEST_DATA", "/work/shared/data")) / "videos" / "sam2_01_dog.mp4"
-)
-
-
-def make_video(path: Path, size: tuple[int, int], frames: int, skip: int) -> Path:
-    h, w = size
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30)
-        stream.height, stream.width, stream.pix_fmt = h, w, "yuv420p"
-
-        def write(frame: av.VideoFrame) -> None:
-            for packet in stream.encode(frame.reformat(width=w, height=h, format="yuv420p")):
-                out.mux(packet)
-
-        if SOURCE.is_file():
-            with av.open(str(SOURCE)) as src:
-                for i, frame in enumerate(src.decode(video=0)):
-                    if i >= skip + frames:
-                        break
-                    if i >= skip:
-                        write(frame)
-        else:
-            yy, xx = np.mgrid[0:h, 0:w]
-            for i in range(frames):
-                rgb = np.stack([(xx + 8 * i) % 256, (yy + 4 * i + skip) % 256, (xx + yy) % 256], -1)
-                write(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24"))
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+from segment_speed import SOURCE, make_video  # same folder: run as a script
 
 
 def free_port() -> int:

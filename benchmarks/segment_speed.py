@@ -58,7 +58,7 @@ print(json.dumps({
 """
 
 
-def make_video(path: Path, size: tuple[int, int], frames: int) -> Path:
+def make_video(path: Path, size: tuple[int, int], frames: int, skip: int = 0) -> Path:
     """A `frames`-frame H.264 video of `size` (H, W): the real test video resized, or a
     synthetic moving pattern when the test data is absent."""
     h, w = size
@@ -74,13 +74,14 @@ def make_video(path: Path, size: tuple[int, int], frames: int) -> Path:
         if SOURCE.is_file():
             with av.open(str(SOURCE)) as src:
                 for i, frame in enumerate(src.decode(video=0)):
-                    if i >= frames:
+                    if i >= skip + frames:
                         break
-                    write(frame)
+                    if i >= skip:
+                        write(frame)
         else:
             yy, xx = np.mgrid[0:h, 0:w]
             for i in range(frames):
-                rgb = np.stack([(xx + 8 * i) % 256, (yy + 4 * i) % 256, (xx + yy) % 256], -1)
+                rgb = np.stack([(xx + 8 * i) % 256, (yy + 4 * i + skip) % 256, (xx + yy) % 256], -1)
                 write(av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24"))
         for packet in stream.encode():
             out.mux(packet)
