@@ -244,3 +244,36 @@ def test_train_camvid_from_imagenet_lite0(tmp_path: Path) -> None:
         app, [*common, "--backbone-init", str(bad), "--out", str(tmp_path / "r2")]
     )
     assert result.exit_code != 0 and "not a known ImageNet backbone layout" in result.output
+
+
+def test_category_weights_auto_from_camvid_frequencies(tmp_path: Path) -> None:
+    """--category-weights auto counts the split's labels: on the toy frames (sky 50 %, road
+    44 %, car 6 % of the labelled pixels, the rest absent) car is below the median and gets
+    sqrt(median / freq); absent classes get the cap; a list is taken as it is; auto needs
+    CamVid."""
+    from axialvs_cli.data.camvid import class_frequencies
+    from axialvs_cli.training.config import build_config
+
+    root = _camvid(tmp_path / "CamVid")
+    freq = class_frequencies(root, "train")
+    labelled = 36 * 48 - 9
+    assert freq[8] == pytest.approx((6 * 8 + 6 * 10) / labelled)
+    assert freq[3] == pytest.approx((18 * 48 - 6 * 8 - 6 * 10) / labelled)
+
+    def cfg(value: str, fmt: str = "camvid"):
+        return build_config(
+            data=root, out=tmp_path / "run", stage=1, fmt=fmt, preset="tiny", init=None,
+            overrides={"category_weights": value},
+        )  # fmt: skip
+
+    weights = cfg("auto").loss.category_weights
+    median = float(np.median(freq[freq > 0]))  # the middle of sky, road, car: road
+    assert weights[0] == weights[3] == 1.0
+    assert weights[8] == pytest.approx(np.sqrt(median / freq[8]), abs=1e-3)
+    assert weights[2] == 4.0  # pole: absent here, capped
+    assert cfg("1,2.5").loss.category_weights == (1.0, 2.5)
+    assert cfg("none").loss.category_weights == ()
+    with pytest.raises(ValueError, match="camvid only"):
+        cfg("auto", fmt="vipseg")
+    with pytest.raises(ValueError, match="positive numbers"):
+        cfg("1,-2")

@@ -157,3 +157,48 @@ def test_insdis_prefers_features_that_separate_tubes() -> None:
         -math.log(math.exp(1 / 0.3) / (2 * math.exp(1 / 0.3) + 2)), rel=1e-4
     )
     assert high == pytest.approx(math.log(4), rel=1e-4)  # all features equal: uniform over 4 pixels
+
+
+def test_category_weights_scale_the_terms_of_their_class_only() -> None:
+    """The known 2x2 case with a weight of 3 on class 0: the matched query's class and dice
+    terms triple, the void query's class term is unchanged, and the mask cross-entropy (a
+    weighted mean over the tube's pixels, all of class 0) stays the same."""
+    t = _target([[[1, 0], [1, 0]]], [0])
+    pred = LayerOutput(torch.zeros(1, 2, 2), torch.zeros(1, 2, 1, 2, 2))
+    plain = Criterion(LossConfig(**ONLY_SET), num_classes=1)(pred, [], [t])
+    heavy = Criterion(LossConfig(**ONLY_SET, category_weights=(3.0,)), num_classes=1)(pred, [], [t])
+    ln2 = math.log(2)
+    assert heavy["dice"].item() == pytest.approx(3 * plain["dice"].item(), rel=1e-5)
+    assert heavy["mask"].item() == pytest.approx(plain["mask"].item(), rel=1e-5)
+    expected = 4.0 * (3 * ln2 * 0.75 * (2 / 3) + ln2 * 0.25 * 0.5) / 2
+    assert heavy["class"].item() == pytest.approx(expected, rel=1e-3)
+
+
+def test_category_weights_of_one_change_nothing_and_bad_ones_are_refused() -> None:
+    t = _target([[[1, 0], [0, 0]], [[0, 1], [0, 1]]], [0, 1])
+    torch.manual_seed(1)
+    pred = LayerOutput(torch.randn(1, 3, 3), torch.randn(1, 3, 1, 2, 2))
+    sem = torch.randn(1, 3, 1, 2, 2)
+    torch.manual_seed(2)  # the same pixel draws for both
+    a = Criterion(LossConfig(), num_classes=2)(pred, [], [t], sem)
+    torch.manual_seed(2)
+    b = Criterion(LossConfig(category_weights=(1.0, 1.0)), num_classes=2)(pred, [], [t], sem)
+    for key in ("class", "mask", "dice", "semantic"):
+        assert b[key].item() == pytest.approx(a[key].item(), rel=1e-5), key
+    with pytest.raises(ValueError, match="category weights"):
+        Criterion(LossConfig(category_weights=(1.0, 2.0, 3.0)), num_classes=2)
+    with pytest.raises(ValueError, match="must be > 0"):
+        LossConfig(category_weights=(1.0, 0.0))
+
+
+def test_balanced_weights_lift_rare_classes_only() -> None:
+    from axialvs_cli.data.camvid import balanced_weights
+
+    freq = [0.4, 0.3, 0.2, 0.05, 0.0125, 0.0001]
+    w = balanced_weights(freq)
+    # median 0.125: classes at or above it keep 1; 0.05 -> sqrt(2.5); 0.0125 -> sqrt(10) ;
+    # 0.0001 -> capped at 4
+    assert w[:3] == (1.0, 1.0, 1.0)
+    assert w[3] == pytest.approx(math.sqrt(2.5), abs=1e-3)
+    assert w[4] == pytest.approx(math.sqrt(10), abs=1e-3)
+    assert w[5] == 4.0

@@ -173,6 +173,13 @@ def train(
     semantic_weight: Annotated[
         float | None, typer.Option(min=0.0, help="Auxiliary semantic loss weight (VPS 1.0).")
     ] = None,
+    category_weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-class loss factors: auto (CamVid: sqrt of median-frequency balancing, "
+            "in [1, 4]), none, or one number per class, e.g. 1,1,2.5,... (default none).",
+        ),
+    ] = None,
     ckpt_every: Annotated[
         int | None, typer.Option(min=1, help="Write a checkpoint every N steps.")
     ] = None,
@@ -234,7 +241,7 @@ def train(
         sampling_range=sampling_range, random_reverse=random_reverse, crop=crop, scale=scale,
         short_sides=short_sides, flip=flip, color_jitter=color_jitter, class_weight=class_weight,
         mask_weight=mask_weight, dice_weight=dice_weight, insdis_weight=insdis_weight,
-        semantic_weight=semantic_weight, ckpt_every=ckpt_every, val_every=val_every,
+        semantic_weight=semantic_weight, category_weights=category_weights, ckpt_every=ckpt_every, val_every=val_every,
         log_every=log_every, workers=workers, threads=threads, device=device, amp=amp, sync_bn=sync_bn,
         copy_heads=copy_heads, precise_bn=precise_bn, freeze_bn=freeze_bn, seed=seed, progress=progress, overwrite=overwrite,
         model_overrides=set_ or None,

@@ -89,6 +89,27 @@ def split_files(root: Path, split: str) -> list[tuple[Path, Path]]:
     return out
 
 
+def class_frequencies(root: Path, split: str) -> np.ndarray:
+    """Each class's share of the labelled (non-void) pixels of a split, (11,) float64."""
+    counts = np.zeros(len(CLASSES), np.int64)
+    for _, label_path in split_files(root, split):
+        counts += np.bincount(read_label(label_path).ravel(), minlength=VOID_LABEL + 1)[:VOID_LABEL]
+    return counts / max(int(counts.sum()), 1)
+
+
+def balanced_weights(freq: np.ndarray, cap: float = 4.0) -> tuple[float, ...]:
+    """Per-class loss factors sqrt(median frequency / frequency), kept in [1, cap]: classes
+    rarer than the median get up to `cap` times the weight, the others keep 1 (the square root
+    of SegNet's median-frequency balancing, never below 1 so common classes are not starved)."""
+    freq = np.asarray(freq, np.float64)
+    present = freq[freq > 0]
+    if not present.size:
+        return tuple(1.0 for _ in freq)
+    median = float(np.median(present))
+    w = np.sqrt(median / np.maximum(freq, 1e-12))
+    return tuple(round(float(v), 3) for v in np.clip(w, 1.0, cap))
+
+
 def read_label(path: Path) -> np.ndarray:
     """A CamVid label PNG as (H, W) uint8 with values 0..11."""
     try:

@@ -107,6 +107,32 @@ class TrainConfig:
     model_overrides: tuple[str, ...] = ()  # stage 1: KEY=VALUE changes of the preset
 
 
+def category_weights(text: str, fmt: str, data: Path, split: str) -> tuple[float, ...]:
+    """--category-weights: "auto" (CamVid: from the split's class frequencies, see
+    `data.camvid.balanced_weights`), "none", or one comma-separated factor per class."""
+    text = text.strip().lower()
+    if text == "none":
+        return ()
+    if text == "auto":
+        if fmt != "camvid":
+            raise ValueError(
+                "--category-weights auto is computed for --format camvid only; pass one "
+                "factor per class instead, e.g. 1,1,2.5,..."
+            )
+        from ..data import camvid
+
+        return camvid.balanced_weights(camvid.class_frequencies(Path(data), split))
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or min(values) <= 0:
+        raise ValueError(
+            f"--category-weights {text!r} must be auto, none or positive numbers, one per class"
+        )
+    return values
+
+
 def loss_preset(name: str) -> LossConfig:
     if name not in LOSS_PRESETS:
         raise ValueError(f"unknown loss preset {name!r}; known: {', '.join(LOSS_PRESETS)}")
@@ -190,6 +216,8 @@ def build_config(
     }
     if weights:
         loss = replace(loss, **weights)
+    if "category_weights" in o:
+        loss = replace(loss, category_weights=category_weights(o["category_weights"], fmt, data, o.get("split", "train")))
     data_cfg = DataConfig(
         fmt, Path(data), o.get("split", "train"), o.get("image_root"), o.get("val"),
         o.get("val_split", "val"), o.get("val_image_root"),

@@ -54,6 +54,10 @@ class LossConfig:
     semantic_samples: int = 4096
     deep_supervision: bool = True
     points: int = 12544  # m2f: sampled pixels per tube
+    # kmax: per-class factors (one per class, () = all 1) of the class and dice weights of the
+    # queries matched to that class's segments, of the mask cross-entropy of its pixels and of
+    # the auxiliary semantic loss: rare, thin classes (poles, signs) get more of the gradient
+    category_weights: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -67,6 +71,8 @@ class LossConfig:
         )
         if min(weights) < 0:
             raise ValueError("loss weights must be >= 0")
+        if self.category_weights and min(self.category_weights) <= 0:
+            raise ValueError("category weights must be > 0")
 
 
 LOSS_PRESETS: dict[str, LossConfig] = {
@@ -136,8 +142,15 @@ class Criterion:
     """
 
     def __init__(self, cfg: LossConfig, num_classes: int) -> None:
+        if cfg.category_weights and len(cfg.category_weights) != num_classes:
+            raise ValueError(
+                f"{len(cfg.category_weights)} category weights for a model of {num_classes} classes"
+            )
         self.cfg = cfg
         self.num_classes = num_classes
+        self._category = (
+            torch.tensor([*cfg.category_weights, 1.0]) if cfg.category_weights else None
+        )  # index num_classes: no object / void
 
     def __call__(
         self, final: LayerOutput, aux: list[LayerOutput], targets: list[Target],
@@ -186,6 +199,13 @@ class Criterion:
             final.mask_logits[b].flatten(1), masks, nonvoid, target.labels, match, n
         )
         alpha = torch.where(tgt_class == c, 1.0 - cfg.focal_alpha, cfg.focal_alpha)
+        pixel_w = None
+        if self._category is not None:
+            cw = self._category.to(w_class.device)
+            w_class = w_class * cw[tgt_class]
+            w_mask = w_mask * cw[tgt_class]
+            sem_all = target.semantic.flatten()
+            pixel_w = cw[torch.where(sem_all == VOID, c, sem_all)]
         matched = masks[match.gt]
         area = (masks * masks.sum(1, keepdim=True)).sum(0)  # (P,) area of each pixel's tube
         inv_area = torch.where(
@@ -209,7 +229,13 @@ class Criterion:
             if cfg.mask_weight:
                 sel = pixel_query >= 0
                 nll = -logp.gather(0, pixel_query.clamp(min=0)[None])[0]
-                add("mask", cfg.mask_weight, nll[sel].mean() if sel.any() else logp.sum() * 0.0)
+                if not sel.any():
+                    value = logp.sum() * 0.0
+                elif pixel_w is None:
+                    value = nll[sel].mean()
+                else:  # a weighted mean: the weights shift the gradient between classes
+                    value = (nll * pixel_w)[sel].sum() / pixel_w[sel].sum()
+                add("mask", cfg.mask_weight, value)
             if cfg.dice_weight:
                 probs = logp[match.pred].exp() * nonvoid
                 dice = 1.0 - (2.0 * (probs * matched).sum(1) + 1.0) / (
@@ -226,7 +252,12 @@ class Criterion:
             sem = target.semantic.flatten()[idx]
             logits = semantic_logits[b].flatten(1)[:, idx].T.float()  # (k, C+1)
             keep = sem != VOID
-            loss = F.cross_entropy(logits[keep], sem[keep]) if keep.any() else logits.sum() * 0.0
+            weight = None if self._category is None else self._category.to(logits.device)
+            loss = (
+                F.cross_entropy(logits[keep], sem[keep], weight=weight)
+                if keep.any()
+                else logits.sum() * 0.0
+            )
             add("semantic", cfg.semantic_weight, loss)
         return out
 
