@@ -35,3 +35,23 @@ def test_id_map_round_trip_and_level(tmp_path) -> None:
     raw = encode_rgb_png(np.full((2, 2, 3), 5, np.uint8), 0)
     idat = raw[raw.index(b"IDAT") + 4 : raw.index(b"IEND") - 8]
     assert zlib.decompress(idat) == bytes([0, 5, 5, 5, 5, 5, 5]) * 2  # filter byte 0 per row
+
+
+def test_counted_areas_give_the_same_entry(tmp_path) -> None:
+    """add_frame with the caller's areas writes the same PNG and JSON entry as counting."""
+    from axialvs_cli.formats.vipseg import PanopticWriter
+
+    rng = np.random.default_rng(3)
+    ids = rng.choice(np.array([0, 7, 70000, 3]), size=(9, 13)).astype(np.int32)
+    categories = {7: 1, 70000: 2, 3: 5}
+    values, counts = np.unique(ids, return_counts=True)
+    areas = {int(v): int(c) for v, c in zip(values, counts, strict=True)}
+    areas[12345] = 0  # listed with no pixels: left out
+    entries = []
+    for name, given in (("counted", None), ("given", areas)):
+        with PanopticWriter(tmp_path / name, "ground_truth") as writer:
+            entries.append(writer.add_frame("v", "00000.png", ids, categories, areas=given))
+    assert entries[0] == entries[1]
+    assert [s["id"] for s in entries[0]["segments_info"]] == [3, 7, 70000]
+    a = (tmp_path / "counted" / "panomasksRGB" / "v" / "00000.png").read_bytes()
+    assert a == (tmp_path / "given" / "panomasksRGB" / "v" / "00000.png").read_bytes()

@@ -89,3 +89,22 @@ def test_invalid_arguments():
         PositionEmbeddingSine(num_pos_feats=4, normalize=False, scale=1.0)
     with pytest.raises(ValueError):
         PositionEmbeddingSine3D(num_pos_feats=4)(torch.zeros(1, 8, 3, 3))
+
+
+def test_embeddings_without_a_mask_are_kept_per_shape():
+    """A second call of the same shape returns the kept tensor (equal to a masked call with an
+    all-valid mask); another shape or dtype gets its own; masked calls are never kept."""
+    for module, x, mask_shape in (
+        (PositionEmbeddingSine(4), torch.zeros(1, 8, 3, 5), (1, 3, 5)),
+        (PositionEmbeddingSine3D(4), torch.zeros(1, 2, 8, 3, 5), (1, 2, 3, 5)),
+    ):
+        first = module(x)
+        assert module(x) is first
+        torch.testing.assert_close(first, module(x, torch.zeros(mask_shape, dtype=torch.bool)))
+        other = module(torch.zeros(*x.shape[:-1], 6))
+        assert other.shape[-1] == 6 and module(x) is first
+        assert module(x.double()).dtype == torch.float64
+        masked = torch.zeros(mask_shape, dtype=torch.bool)
+        masked[..., -1] = True
+        assert module(x, masked) is not module(x, masked)
+        assert len(module._cache) == 3

@@ -206,6 +206,7 @@ class PanopticWriter:
         ids: np.ndarray,
         categories: Mapping[int, int],
         crowd: frozenset[int] = frozenset(),
+        areas: Mapping[int, int] | None = None,
     ) -> dict[str, Any]:
         """Write one frame.
 
@@ -215,14 +216,20 @@ class PanopticWriter:
             ids: [H, W] segment ids (0 = void / unlabelled, at most 2^24 - 1).
             categories: category id of every non-zero id in ``ids``; extra keys are dropped.
             crowd: ids to mark ``iscrowd`` (ground truth only).
+            areas: the pixel count of every id in ``ids`` when the caller has counted them
+                (ids absent from it, or with 0 pixels, are not listed); None: counted here.
 
         Returns:
             The frame's JSON entry.
         """
         check_id_map(ids)
-        present, area = np.unique(ids, return_counts=True)
+        if areas is None:
+            present, area = np.unique(ids, return_counts=True)
+            pairs = zip(present.tolist(), area.tolist(), strict=True)
+        else:
+            pairs = ((k, int(areas[k])) for k in sorted(areas) if areas[k] > 0)
         segments = []
-        for seg_id, seg_area in zip(present.tolist(), area.tolist(), strict=True):
+        for seg_id, seg_area in pairs:
             if seg_id == 0:
                 continue
             if seg_id not in categories:

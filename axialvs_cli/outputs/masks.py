@@ -67,6 +67,7 @@ class _Segments:
     reach: Tensor  # (S,) float32 half-height of the a range
     powers: Tensor  # (S, M + 1, C) float32 (a - centre)^n / n!, padding 0
     padding: Tensor  # (S, C) float32: 0 at a segment's rows, +inf beyond
+    first: int | None = None  # pair == first, first + 1, ...: the rows are a slice, not a gather
 
 
 def _segments(rows: Tensor, device: torch.device) -> _Segments | None:
@@ -122,6 +123,7 @@ def _segments(rows: Tensor, device: torch.device) -> _Segments | None:
         reach.float().to(device),
         powers.float().to(device),
         torch.where(valid, 0.0, torch.inf).float().to(device),
+        int(pair[0]) if bool((pair == pair[0] + torch.arange(s)).all()) else None,
     )
 
 
@@ -377,15 +379,22 @@ def _dense(logits: Tensor, res: Resampler, threshold: float, normalise: str, out
     out.add_pairs(ks[inside], ps[inside], probs[inside], n)
 
 
-def _terms(cols: Tensor, seg: _Segments) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _terms(cols: Tensor, seg: _Segments) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Per (query, segment, column): the logit r at the segment's pair's first row, the rise d
     to its second row, the logit at the segment's centre, the largest deviation from it over
-    the segment, and whether the term is too steep for the series (spread > SERIES_REACH)."""
-    r = cols.index_select(1, seg.pair)
-    d = cols.index_select(1, seg.pair + 1) - r  # (N, S, W): queries outermost (plain sums)
-    middle = r + d * seg.centre[None, :, None]
+    the segment (spread), the largest logit over the segment (middle + spread), and whether the
+    term is too steep for the series (spread > SERIES_REACH)."""
+    if seg.first is not None:  # consecutive pairs: slices of the rows
+        s = seg.pair.shape[0]
+        r = cols[:, seg.first : seg.first + s]
+        d = cols[:, seg.first + 1 : seg.first + s + 1] - r  # (N, S, W): queries outermost
+    else:
+        r = cols.index_select(1, seg.pair)
+        d = cols.index_select(1, seg.pair + 1) - r
+    middle = torch.addcmul(r, d, seg.centre[None, :, None])
     spread = d.abs().mul_(seg.reach[None, :, None])
-    return r, d, middle, spread, spread > SERIES_REACH
+    upper = middle + spread
+    return r, d, middle, spread, upper, spread > SERIES_REACH
 
 
 def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, out: _Pieces):
@@ -407,36 +416,42 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
     margin = _margin(shifted)
     low = threshold - margin
     cols = torch.matmul(shifted, res.cols.t())  # (N, h, W)
-    r, d, middle, spread, steep = _terms(cols, seg)
-    weight = torch.exp(middle)
-    coeffs = torch.empty((SERIES_TERMS + 1,) + weight.shape[1:], dtype=weight.dtype)
-    term = weight.masked_fill(steep, 0.0)
-    # the steep terms stay out of the series and are summed directly, each over its own
-    # segment, unless negligible: below e^-NEGLIGIBLE of a lower bound of the denominator (the
-    # largest smallest term), so that N of them change it far less than the float32 rounding
-    steep &= middle + spread > (middle - spread).amax(dim=0, keepdim=True) - NEGLIGIBLE
+    r, d, middle, spread, upper, steep = _terms(cols, seg)
+    width = middle.shape[2]
+    coeffs = torch.empty((SERIES_TERMS + 1,) + middle.shape[1:], dtype=middle.dtype)
+    term = torch.exp(middle).masked_fill_(steep, 0.0)
     torch.sum(term, dim=0, out=coeffs[0])
     for i in range(1, SERIES_TERMS + 1):
         term.mul_(d)
         torch.sum(term, dim=0, out=coeffs[i])
     del term
     total = torch.matmul(coeffs.permute(1, 2, 0), seg.powers)  # (S, W, C) denominators
-    if bool(steep.any()):
-        f = steep.view(-1).nonzero().squeeze(1)  # flat (k, j, x) of the steep terms
-        sjx = f % (total.shape[0] * total.shape[1])  # their (j, x)
+    # the steep terms stay out of the series and are summed directly, each over its own
+    # segment, unless negligible: below e^-NEGLIGIBLE of a lower bound of the denominator (the
+    # largest smallest term), so that N of them change it far less than the float32 rounding
+    f = steep.view(-1).nonzero().squeeze(1)  # flat (k, j, x) of the steep terms
+    if f.numel():
+        per_k = total.shape[0] * width
+        sjx = f % per_k  # their (j, x)
+        floor = torch.sub(middle, spread).amax(dim=0).view(-1)  # (S W) the largest smallest
+        alive = upper.view(-1).index_select(0, f) > floor.index_select(0, sjx) - NEGLIGIBLE
+        f, sjx = f[alive], sjx[alive]
         lin = torch.addcmul(
-            r.view(-1).index_select(0, f)[:, None],
+            r[f // per_k, sjx // width, sjx % width][:, None],  # r may be a view
             d.view(-1).index_select(0, f)[:, None],
-            (seg.offset + seg.centre[:, None]).index_select(0, sjx // total.shape[1]),
+            (seg.offset + seg.centre[:, None]).index_select(0, sjx // width),
         )  # (F, C) logits of the steep terms at every place of their segment
         total.view(-1, total.shape[-1]).index_add_(0, sjx, lin.exp_())
     total.add_(seg.padding[:, None, :])  # +inf at the places beyond a segment's rows
     smallest = total.amin(dim=-1)  # (S, W)
-    peak = torch.exp(middle + spread)  # the largest exp(l) over the segment
-    need = peak > (low * (1 - 1e-5)) * smallest
+    # candidates: the largest exp(l) over the segment, exp(upper), may pass low x the smallest
+    # denominator; compared as logarithms (with a slack far above their rounding), a superset
+    if low > 0:
+        need = upper > torch.log(smallest * low).sub_(1e-3)
+    else:
+        need = torch.ones_like(upper, dtype=torch.bool)
     bad = ~(smallest > 1e-30)  # underflow: the segment's pixels again in float64
     places = seg.y.shape[1]
-    width = weight.shape[2]
     bad_pixels = None
     if bool(bad.any()):
         need &= ~bad

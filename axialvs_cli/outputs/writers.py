@@ -180,9 +180,18 @@ class VideoOutputs:
             lut[slot + 1] = seg_id
             categories[seg_id] = self.classes.ids[labels[slot]]
             self.present.add(labels[slot])
-        id_maps = lut[(owner + 1).cpu()].numpy()  # (T', H, W)
+        slots = (owner + 1).cpu()
+        id_maps = lut[slots].numpy()  # (T', H, W)
+        lut_ids = lut.tolist()
         for t, info in enumerate(frames):
-            self.panoptic.add_frame(self.video_name, f"{info.name}.png", id_maps[t], categories)
+            counts = torch.bincount(slots[t].flatten(), minlength=len(lut_ids)).tolist()
+            areas: dict[int, int] = {}
+            for slot, count in enumerate(counts):
+                if slot and count:
+                    areas[lut_ids[slot]] = areas.get(lut_ids[slot], 0) + count
+            self.panoptic.add_frame(
+                self.video_name, f"{info.name}.png", id_maps[t], categories, areas=areas
+            )
             if self.on_frame is not None:
                 self.on_frame(info, id_maps[t], categories)
 

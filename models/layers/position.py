@@ -14,6 +14,8 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 
+CACHE_SIZE = 8  # embeddings of distinct shapes kept per module
+
 
 def _coordinate(not_mask: Tensor, dim: int, normalize: bool, scale: float) -> Tensor:
     """Running count of valid positions along `dim` (1-based), optionally scaled to (0, scale]."""
@@ -49,6 +51,19 @@ class _SineBase(nn.Module):
         self.temperature = temperature
         self.normalize = normalize
         self.scale = 2 * math.pi if scale is None else scale
+        # without a mask the embedding depends on the shape alone: the last few are kept
+        # (callers only read them; a clip after clip of one video reuses one)
+        self._cache: dict[tuple, Tensor] = {}
+
+    def _cached(self, x: Tensor, make) -> Tensor:
+        key = (tuple(x.shape), x.device, x.dtype)
+        pos = self._cache.get(key)
+        if pos is None:
+            pos = make()
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = pos
+        return pos
 
     def extra_repr(self) -> str:
         return (
@@ -73,11 +88,17 @@ class PositionEmbeddingSine(_SineBase):
             mask: (B, H, W) bool, True at padding, or None.
 
         Returns:
-            (B, 2 * num_pos_feats, H, W), dtype of `x`.
+            (B, 2 * num_pos_feats, H, W), dtype of `x` (without a mask: a kept tensor that
+            later calls of the same shape return again; do not modify it in place).
         """
-        b, _, h, w = x.shape
         if mask is None:
-            mask = torch.zeros(b, h, w, dtype=torch.bool, device=x.device)
+            b, _, h, w = x.shape
+            return self._cached(
+                x, lambda: self._embed(x, torch.zeros(b, h, w, dtype=torch.bool, device=x.device))
+            )
+        return self._embed(x, mask)
+
+    def _embed(self, x: Tensor, mask: Tensor) -> Tensor:
         not_mask = ~mask
         y = _coordinate(not_mask, 1, self.normalize, self.scale)  # (B, H, W)
         xx = _coordinate(not_mask, 2, self.normalize, self.scale)  # (B, H, W)
@@ -105,15 +126,21 @@ class PositionEmbeddingSine3D(_SineBase):
             mask: (B, T, H, W) bool, True at padding, or None.
 
         Returns:
-            (B, T, 2 * num_pos_feats, H, W), dtype of `x`.
+            (B, T, 2 * num_pos_feats, H, W), dtype of `x` (without a mask: kept, as in 2-D).
         """
         if x.dim() != 5:
             raise ValueError(
                 f"PositionEmbeddingSine3D expects (B, T, C, H, W), got {tuple(x.shape)}"
             )
-        b, t, _, h, w = x.shape
         if mask is None:
-            mask = torch.zeros(b, t, h, w, dtype=torch.bool, device=x.device)
+            b, t, _, h, w = x.shape
+            zeros = (b, t, h, w)
+            return self._cached(
+                x, lambda: self._embed(x, torch.zeros(zeros, dtype=torch.bool, device=x.device))
+            )
+        return self._embed(x, mask)
+
+    def _embed(self, x: Tensor, mask: Tensor) -> Tensor:
         not_mask = ~mask
         tt = _coordinate(not_mask, 1, self.normalize, self.scale)  # (B, T, H, W)
         y = _coordinate(not_mask, 2, self.normalize, self.scale)  # (B, T, H, W)
