@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from axialvs_cli.formats.palette import encode_rgb_png, read_id_png, write_id_png
+from axialvs_cli.formats.palette import (
+    encode_id_png,
+    encode_rgb_png,
+    id_to_rgb,
+    read_id_png,
+    write_id_png,
+)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 5), (360, 480), (1080, 1920)])
@@ -55,3 +61,17 @@ def test_counted_areas_give_the_same_entry(tmp_path) -> None:
     assert [s["id"] for s in entries[0]["segments_info"]] == [3, 7, 70000]
     a = (tmp_path / "counted" / "panomasksRGB" / "v" / "00000.png").read_bytes()
     assert a == (tmp_path / "given" / "panomasksRGB" / "v" / "00000.png").read_bytes()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, ">u4", np.int64, np.uint16])
+def test_id_png_equals_the_rgb_route(dtype) -> None:
+    """encode_id_png writes the bytes of encode_rgb_png(id_to_rgb(ids)) for every id dtype and
+    for a non-contiguous map; PIL reads the ids back."""
+    rng = np.random.default_rng(1)
+    high = 2**16 if dtype == np.uint16 else 2**24
+    ids = rng.integers(0, high, (31, 46)).astype(dtype)
+    for m in (ids, ids[:, ::3]):
+        data = encode_id_png(m, 1)
+        assert data == encode_rgb_png(id_to_rgb(m), 1)
+        rgb = np.asarray(Image.open(io.BytesIO(data)), np.int64)
+        assert np.array_equal(rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2], m)

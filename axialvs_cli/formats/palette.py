@@ -79,7 +79,21 @@ def read_id_png(path: Path, what: str = "PNG") -> np.ndarray:
 def write_id_png(path: Path, ids: np.ndarray, compress_level: int = 6) -> None:
     """Write [H, W] ids as an RGB PNG, atomically."""
     check_id_map(ids)
-    atomic_write_bytes(Path(path), encode_rgb_png(id_to_rgb(ids), compress_level))
+    atomic_write_bytes(Path(path), encode_id_png(ids, compress_level))
+
+
+def encode_id_png(ids: np.ndarray, compress_level: int = 6) -> bytes:
+    """The RGB PNG of [H, W] 24-bit ids (checked by the caller): the same bytes as
+    ``encode_rgb_png(id_to_rgb(ids))``, with the three low bytes of each id copied straight
+    into the PNG rows (one pass instead of three)."""
+    h, w = ids.shape
+    if ids.dtype not in (np.dtype("<i4"), np.dtype("<u4")) or not ids.flags.c_contiguous:
+        ids = np.ascontiguousarray(ids, dtype="<u4")
+    rows = np.empty((h, 1 + 3 * w), dtype=np.uint8)
+    rows[:, 0] = 0
+    pixels = rows[:, 1:].reshape(h, w, 3)  # a view: the rows' bytes after the filter byte
+    pixels[...] = ids.view(np.uint8).reshape(h, w, 4)[:, :, :3]
+    return _png(w, h, rows, compress_level)
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -97,6 +111,10 @@ def encode_rgb_png(rgb: np.ndarray, compress_level: int = 6) -> bytes:
     rows = np.empty((h, 1 + 3 * w), dtype=np.uint8)
     rows[:, 0] = 0
     rows[:, 1:] = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(h, 3 * w)
+    return _png(w, h, rows, compress_level)
+
+
+def _png(w: int, h: int, rows: np.ndarray, compress_level: int) -> bytes:
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return b"".join((
         b"\x89PNG\r\n\x1a\n",

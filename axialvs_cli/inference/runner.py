@@ -217,7 +217,7 @@ def _segment(
     if not options.resume:
         ranks.on_main(lambda: check_output_folder(output, options.overwrite))
     options = _share_machine(options, ranks)
-    loaded = model or load_model(checkpoint, options.device, options.threads)
+    loaded = model or load_model(checkpoint, options.device, options.threads, reserve_core=True)
     identity = run_identity(paths, loaded, options)
     if options.resume:
         finished = ranks.on_main(lambda: _finished(output, identity, options.overwrite))
