@@ -4,13 +4,13 @@ For every size and mode, one fresh process segments the same 30-frame H.264 vide
 a real video of the test data when present, else from a synthetic moving pattern) with the
 shipped default model and both outputs (panoptic + instance), and reports:
 
-- end-to-end frames/s (decoding, network, post-processing, writing; the process's wall time
-  inside `segment_videos`),
+- end-to-end frames/s (decoding, network, post-processing, writing: the wall time of
+  `segment_videos` given the loaded model), and the time to load the model before it,
 - network-only frames/s (frames / the time spent in the network, from summary.json),
 - post-processing + writing time per frame,
 - peak resident memory of the process.
 
-    python benchmarks/segment_speed.py [--frames 30] [--threads 0] [--out docs/benchmarks]
+    python benchmarks/segment_speed.py [--frames 60] [--threads 0] [--out docs/benchmarks]
     # the shipped models side by side at 480p, near-online only
     python benchmarks/segment_speed.py --checkpoints synthetic,camvid --sizes 480p \
         --modes segment --name shipped_models_480p
@@ -41,17 +41,21 @@ SOURCE = (
 
 CHILD = r"""
 import json, resource, sys, time
+from axialvs_cli.inference.device import load_model
 from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 video, out, offline, threads = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 checkpoint = sys.argv[5]
 t0 = time.perf_counter()
+loaded = load_model(checkpoint, "auto", threads, reserve_core=True)  # as segment_videos does
+load = time.perf_counter() - t0
+t0 = time.perf_counter()
 result = segment_videos(
-    [video], out, checkpoint=checkpoint, options=SegmentOptions(offline=offline, threads=threads)
+    [video], out, model=loaded, options=SegmentOptions(offline=offline, threads=threads)
 )
 wall = time.perf_counter() - t0
 v = result.videos[0]
 print(json.dumps({
-    "frames": v["frames"], "wall_s": wall, "model_s": v["timing"]["model_s"],
+    "frames": v["frames"], "wall_s": wall, "load_s": load, "model_s": v["timing"]["model_s"],
     "postprocess_s": v["timing"]["postprocess_s"],
     "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
@@ -98,7 +102,7 @@ def measure(video: Path, offline: bool, threads: int, work: Path, checkpoint: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     parser.add_argument("--name", default="segment_speed", help="OUT/NAME.md")
@@ -122,7 +126,8 @@ def main() -> None:
                     rows.append(
                         f"| {label} | {'refine' if offline else 'segment'} | {checkpoint} "
                         f"| {n / m['wall_s']:.2f} | {n / m['model_s']:.1f} "
-                        f"| {1000 * m['postprocess_s'] / n:.0f} | {m['rss_mib']:.0f} |"
+                        f"| {1000 * m['postprocess_s'] / n:.0f} | {m['load_s']:.2f} "
+                        f"| {m['rss_mib']:.0f} |"
                     )
                     print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -133,8 +138,8 @@ def main() -> None:
             f"panoptic + instance outputs; {machine})",
             "",
             "| size | command | model | end to end (frames/s) | network (frames/s) | "
-            "post-processing + writing (ms/frame) | peak RSS (MiB) |",
-            "|---|---|---|---:|---:|---:|---:|",
+            "post-processing + writing (ms/frame) | model load (s) | peak RSS (MiB) |",
+            "|---|---|---|---:|---:|---:|---:|---:|",
             *rows,
             "",
             f"Made by `{' '.join(['python benchmarks/segment_speed.py', *sys.argv[1:]])}`.",

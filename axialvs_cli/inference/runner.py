@@ -490,7 +490,13 @@ def _segment_one(
 
     clips = 0
     window_used = None
-    worker = _ClipWorker(outputs.add_clip)
+    # post-processing on its own thread; where it outweighs the network (large frames, and
+    # the second pass of refine, which runs no network) in two stages, each on its own
+    # thread: masks, then painting and writing
+    if options.offline or geometry.height * geometry.width > TWO_STAGE_PIXELS:
+        worker = _ClipWorker(outputs.masks_of, then=_ClipWorker(outputs.add_masks))
+    else:
+        worker = _ClipWorker(outputs.add_clip)
     try:
         if options.offline:
             runner = OfflineRunner(
@@ -543,7 +549,7 @@ def _segment_one(
     finally:
         if video_level is not None:
             video_level.close()
-    timing["postprocess_s"] += worker.busy_s
+    timing["postprocess_s"] += worker.total_busy_s  # both stages' busy time, summed
     elapsed = time.perf_counter() - started
     message = None
     if error:
@@ -575,20 +581,33 @@ def _segment_one(
     return summary, tracks
 
 
-class _ClipWorker:
-    """Post-processes and writes clips on one background thread, in order, while the caller
-    decodes and runs the network on the next ones; at most `depth` clips wait (bounded memory).
+TWO_STAGE_PIXELS = 600_000  # displayed pixels above which near-online post runs in two stages
 
-    An error of the worker is raised in the caller at its next `submit` or at `join`.
+
+class _ClipWorker:
+    """Runs `fn` on the submitted clips on one background thread, in order, while the caller
+    decodes and runs the network on the next ones; at most `depth` clips wait (bounded memory).
+    With `then`, each result (a tuple) is submitted to that worker: a pipeline of stages, one
+    thread each, so that (say) the masks of one clip are computed while the previous one is
+    painted and written.
+
+    An error of a worker is raised in the caller at its next `submit` or at `join`.
     """
 
-    def __init__(self, fn: Callable[..., None], depth: int = 2) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], depth: int = 2, then: _ClipWorker | None = None
+    ) -> None:
         self._fn = fn
+        self._then = then
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._stop = False
         self.busy_s = 0.0
         self._thread: threading.Thread | None = None
+
+    @property
+    def total_busy_s(self) -> float:
+        return self.busy_s + (self._then.total_busy_s if self._then is not None else 0.0)
 
     def _loop(self) -> None:
         while True:
@@ -599,10 +618,13 @@ class _ClipWorker:
                 continue
             t0 = time.perf_counter()
             try:
-                self._fn(*item)
+                result = self._fn(*item)
+                self.busy_s += time.perf_counter() - t0
+                if self._then is not None:
+                    self._then.submit(*result)
             except BaseException as err:  # handed to the caller
                 self._error = err
-            self.busy_s += time.perf_counter() - t0
+                self.busy_s += time.perf_counter() - t0
 
     def _check(self) -> None:
         if self._error is not None:
@@ -617,16 +639,23 @@ class _ClipWorker:
         self._queue.put(args)
 
     def join(self) -> None:
-        """Wait until every submitted clip is written (raises the worker's error)."""
+        """Wait until every submitted clip has gone through every stage (raises the first
+        error)."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
-        self._check()
+        try:
+            self._check()
+        finally:
+            if self._then is not None:
+                self._then.join()
 
     def close(self) -> None:
         """Stop after the clip in progress, dropping the waiting ones (on an error)."""
         self._stop = True
+        if self._then is not None:
+            self._then._stop = True  # it drops what this stage still hands it
         if self._thread is not None:
             while True:
                 try:
@@ -636,6 +665,8 @@ class _ClipWorker:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._then is not None:
+            self._then.close()
 
 
 def _overlay(

@@ -148,9 +148,21 @@ class VideoOutputs:
         """Post-process and write the real frames of one clip (padding frames are dropped);
         with `video_level` set (`--post video`) the clip goes to it and is painted by
         `paint_video` after the last one."""
+        self.add_masks(*self.masks_of(pred, frames))
+
+    def masks_of(
+        self, pred: ClipPrediction, frames: list[FrameInfo]
+    ) -> tuple[ClipPrediction, list[FrameInfo], ClipMasks]:
+        """The first half of `add_clip`: the clip's binary masks. It reads nothing that
+        `add_masks` changes, so the masks of the next clip may be computed on another thread
+        while this one is painted and written."""
         valid = min(pred.valid, len(frames))
         logits = pred.mask_logits[:, :valid].to(self.device)  # (N, T', h, w)
-        masks = clip_masks(logits, self.geometry, self.thresholds.pixel, self.normalise)
+        return pred, frames, clip_masks(logits, self.geometry, self.thresholds.pixel, self.normalise)
+
+    def add_masks(self, pred: ClipPrediction, frames: list[FrameInfo], masks: ClipMasks) -> None:
+        """The second half of `add_clip`, in clip order: paint, write, accumulate."""
+        valid = min(pred.valid, len(frames))
         if self.video_level is not None:
             self.video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid], masks)
         if self.panoptic is not None and self.video_level is None:
