@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError, InputError
-from ._io import atomic_write_json, load_json
-from .palette import check_id_map, read_id_png, write_id_png
+from ._io import atomic_write_bytes, atomic_write_json, load_json
+from .palette import check_id_map, encode_id_png, read_id_png
 
 GT_JSON = "panoptic_gt_VIPSeg_val.json"
 GT_MASKS = "panomasksRGB"
@@ -242,7 +242,10 @@ class PanopticWriter:
                     "area": seg_area,
                 }
             )
-        write_id_png(self.mask_dir / str(video_id) / file_name, ids, self.compress_level)
+        # checked above: written without a second check
+        atomic_write_bytes(
+            self.mask_dir / str(video_id) / file_name, encode_id_png(ids, self.compress_level)
+        )
         stem = Path(file_name).stem
         entry = {"image_id": stem, "file_name": file_name, "segments_info": segments}
         self._sizes.setdefault(video_id, (int(ids.shape[0]), int(ids.shape[1])))
