@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ __all__ = ["PARTS", "default_card", "default_name", "preset_cards", "shipped_car
 
 PARTS = ("backbone", "within_clip", "pixel_decoder", "decoder", "semantic_head", "cross_clip")
 PRESETS_FILE = "presets.json"
-SHIPPED_FILES = {"synthetic": "synthetic.axialvs.pt", "camvid": "camvid.axialvs.pt"}
+SHIPPED_FILES = {"camvid": "camvid.axialvs.pt", "synthetic": "synthetic.axialvs.pt"}
 """Shipped checkpoints by the name `--checkpoint` accepts (``device.SHIPPED`` is this table);
-the first installed one is the default model."""
+the first installed one is the default model, unless `DEFAULT_ENV` names another."""
+
+DEFAULT_ENV = "AXIALVS_DEFAULT_MODEL"
+"""Environment variable naming the shipped model to use when no --checkpoint is given."""
 
 
 def asset(name: str) -> Path:
@@ -85,6 +89,10 @@ def compute_card(path: Path) -> dict[str, Any]:
         "sha256": sha256(path),
         "size_mib": round(path.stat().st_size / 2**20, 1),
         "preset": cfg.get("name"),
+        "input_size": [
+            (cfg.get("inference") or {}).get("short_side"),
+            (cfg.get("inference") or {}).get("long_side"),
+        ],
         "classes": [str(c.get("name")) for c in meta.get("classes", [])],
         "trained_on": meta.get("trained_on", "unknown data"),
         "benchmark": meta.get("benchmark") or {},
@@ -97,8 +105,21 @@ def preset_cards() -> list[dict[str, str]]:
 
 
 def installed_names() -> list[str]:
-    """The shipped names whose checkpoint is installed, default first."""
-    return [name for name, file in SHIPPED_FILES.items() if asset(file).is_file()]
+    """The shipped names whose checkpoint is installed, default first (`DEFAULT_ENV`, if set,
+    moves its model to the front; a name that is not installed is a one-line error)."""
+    names = [name for name, file in SHIPPED_FILES.items() if asset(file).is_file()]
+    wanted = os.environ.get(DEFAULT_ENV, "").strip()
+    if wanted:
+        if wanted not in names:
+            from .errors import CheckpointError
+
+            raise CheckpointError(
+                f"{DEFAULT_ENV}={wanted}: no installed shipped model of that name; use one of "
+                f"{', '.join(names) or '(none installed)'} or unset it"
+            )
+        names.remove(wanted)
+        names.insert(0, wanted)
+    return names
 
 
 def default_name() -> str | None:

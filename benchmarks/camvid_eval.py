@@ -11,6 +11,7 @@ targets: every stuff class one segment, every 4-connected component of Car, Pede
 Bicyclist one instance (`axialvs_cli.data.camvid.panoptic_ids`).
 
     python benchmarks/camvid_eval.py --data /path/CamVid [--checkpoint NAME|FILE] [--json OUT]
+        [--input-size SHORTxLONG]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from axialvs_cli.commands.segment import parse_input_size
 from axialvs_cli.inference.runner import SegmentOptions, segment_videos
 
 NAMES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
@@ -110,6 +112,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--checkpoint", default=None, help="a file or a shipped name (default model)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--input-size", default=None, help="SHORTxLONG (default: the model's)")
     ap.add_argument("--json", type=Path, default=None, help="write the scores here too")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,7 +121,9 @@ def main() -> None:
         segment_videos(
             [str(args.data / "test")], str(out),
             checkpoint=args.checkpoint,
-            options=SegmentOptions(task="panoptic", threads=args.threads),
+            options=SegmentOptions(
+                task="panoptic", threads=args.threads, input_size=parse_input_size(args.input_size)
+            ),
         )  # fmt: skip
         wall = time.perf_counter() - t0
         pq = PQ(len(NAMES))
@@ -143,6 +148,7 @@ def main() -> None:
             "pixel_accuracy": round(100 * float(accuracy), 2),
             "class_IoU": {n: round(100 * float(v), 2) for n, v in zip(NAMES, iou, strict=True)},
             "class_PQ": {n: round(100 * float(q), 2) for n, q in zip(NAMES, pq_class, strict=True)},
+            "input_size": args.input_size,
             "seconds": round(wall, 1),
         }
         args.json.write_text(json.dumps(scores, indent=1) + "\n", encoding="utf-8")

@@ -70,10 +70,18 @@ def make_shipped(
     name: str,
     note: str,
     benchmark: dict[str, Any],
+    input_size: tuple[int, int] | None = None,
 ) -> Path:
-    """Write the inference-only, float16 copy of `source` with a shipped model's meta."""
+    """Write the inference-only, float16 copy of `source` with a shipped model's meta
+    (`input_size`: the (short, long) sides frames are shrunk to fit, else the source's)."""
     payload = read_checkpoint(source)
-    cfg = apply_overrides(config_from_dict(payload["config"]), ["decoder.aux_semantic=false"])
+    overrides = ["decoder.aux_semantic=false"]
+    if input_size is not None:
+        overrides += [
+            f"inference.short_side={input_size[0]}",
+            f"inference.long_side={input_size[1]}",
+        ]
+    cfg = apply_overrides(config_from_dict(payload["config"]), overrides)
     state = {
         k: (v.half() if v.is_floating_point() else v)
         for k, v in payload["state_dict"].items()
@@ -115,6 +123,7 @@ def main() -> None:
         "-o", "--output", type=Path, help="default: axialvs_cli/assets/NAME.axialvs.pt"
     )
     parser.add_argument("--note", default="", help="where the weights come from")
+    parser.add_argument("--input-size", help="SHORTxLONG the model runs at (default: the source's)")
     parser.add_argument("--camvid-scores", type=Path, help="benchmarks/camvid_eval.py --json")
     parser.add_argument("--near-online", type=Path, help="axialvs evaluate --json (segment)")
     parser.add_argument("--near-online-paper", type=Path, help="same, --vpq-windows 1,2,4,6")
@@ -131,7 +140,8 @@ def main() -> None:
             "offline": _scores(args.offline, args.offline_paper),
         }
     out = args.output or ASSETS / f"{args.name}.axialvs.pt"
-    path = make_shipped(args.source, out, args.name, args.note, benchmark)
+    size = tuple(int(v) for v in args.input_size.split("x")) if args.input_size else None
+    path = make_shipped(args.source, out, args.name, args.note, benchmark, size)
     size = path.stat().st_size / 2**20
     print(f"wrote {path} ({size:.1f} MiB, {torch.__version__}); now run "
           "`python -m axialvs_cli.model_cards` to refresh the cards")  # fmt: skip

@@ -1,8 +1,8 @@
 """End-to-end speed and peak memory of `axialvs segment` / `refine` at 480p, 720p and 1080p.
 
 For every size and mode, one fresh process segments the same 30-frame H.264 video (made from
-a real video of the test data when present, else from a synthetic moving pattern) with the
-shipped default model and both outputs (panoptic + instance), and reports:
+a real video of the test data when present, else from a synthetic moving pattern) with a
+shipped model (`--checkpoints`, default the tiny `synthetic`) and both outputs (panoptic + instance), and reports:
 
 - end-to-end frames/s (decoding, network, post-processing, writing: the wall time of
   `segment_videos` given the loaded model), and the time to load the model before it,

@@ -4,7 +4,8 @@
 #   render_side_by_side.png  a model's segmentation | the ground truth (needs a model)
 #   attention_example.png    `axialvs visualize-attention` at a person (needs a model)
 #
-#   bash docs/make_figures.sh [CHECKPOINT]     (default: the installed default model)
+#   bash docs/make_figures.sh [CHECKPOINT]     (default: the shipped synthetic model, whose
+#                                               classes are those of the synthetic video)
 set -euo pipefail
 DOCS=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
@@ -20,9 +21,9 @@ axialvs render "$VIDEO" --pred "$WORK/data" --frames $FRAME --frames-dir "$WORK/
 cp "$WORK/gt/0000000$FRAME.png" "$DOCS/render_example.png"
 
 # 2. With a model: segment (and its overlay video) in one pass, then prediction | ground truth.
-CKPT=${1:-$(python -c 'from axialvs_cli.device import default_checkpoint as d; print(d() or "")')}
+CKPT=${1:-$(python -c 'from axialvs_cli.inference.device import shipped_checkpoints as s; print(s().get("synthetic", ""))')}
 if [ -z "$CKPT" ]; then
-  echo "no checkpoint given and no default model installed: render_example.png only" >&2
+  echo "no checkpoint given and the synthetic model is not installed: render_example.png only" >&2
   exit 0
 fi
 axialvs segment "$VIDEO" -o "$WORK/seg" --checkpoint "$CKPT" --task panoptic --render

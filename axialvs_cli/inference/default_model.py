@@ -54,9 +54,11 @@ def describe_default_model() -> str:
             continue
         path, card = found
         head = "default model" if k == 0 else "also shipped"
+        size = card.get("input_size") or [None, None]
+        runs_at = f", input {size[0]}x{size[1]}" if None not in size else ""
         lines.append(
             f"{head} ({name}): {path} ({card.get('size_mib')} MiB), preset "
-            f"{card.get('preset')}, classes: {', '.join(card.get('classes', []))}"
+            f"{card.get('preset')}{runs_at}, classes: {', '.join(card.get('classes', []))}"
         )
         lines.append(f"  trained on {card.get('trained_on', 'unknown data')}")
         score = score_line(card.get("benchmark") or {})

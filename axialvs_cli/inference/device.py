@@ -13,7 +13,7 @@ from models.config import InferenceConfig
 from models.weights import load_checkpoint
 
 from ..errors import CheckpointError, InputError
-from ..model_cards import SHIPPED_FILES
+from ..model_cards import SHIPPED_FILES, default_name
 from ..outputs.writers import ClassTable, classes_from_meta
 
 __all__ = [
@@ -103,12 +103,10 @@ def _asset(name: str) -> Path | None:
 
 
 def default_checkpoint() -> Path | None:
-    """The shipped default model (the first installed of `SHIPPED`), if any."""
-    for file in SHIPPED.values():
-        path = _asset(file)
-        if path is not None:
-            return path
-    return None
+    """The shipped default model (the first installed of `SHIPPED`, or the one
+    ``AXIALVS_DEFAULT_MODEL`` names), if any."""
+    name = default_name()
+    return None if name is None else _asset(SHIPPED[name])
 
 
 def shipped_checkpoints() -> dict[str, Path]:

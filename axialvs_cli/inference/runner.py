@@ -77,6 +77,7 @@ class SegmentOptions:
     stuff_threshold: float | None = None
     pixel_threshold: float | None = None
     overlap_threshold: float | None = None
+    input_size: tuple[int, int] | None = None  # (short, long) the frames are shrunk to fit
     top_k: int = 10  # instance tracks per video
     refine_window: int = 0  # clips per cross-clip refinement window (0: whole video in budget)
     refine_memory_gib: float = 2.0  # memory the whole-video refinement may take (0: no limit)
@@ -109,10 +110,22 @@ class SegmentOptions:
                 "--render draws frames while they stream, --post video paints them after the "
                 "last clip: drop --render and run `axialvs render` on the output"
             )
+        if self.input_size is not None:
+            short, long = self.input_size
+            if short < 33 or long < short:
+                raise InputError(
+                    f"--input-size {short}x{long} is not valid: give SHORTxLONG with "
+                    "33 <= SHORT <= LONG, e.g. 257x449"
+                )
         for name in ("thing", "stuff", "pixel", "overlap"):
             value = getattr(self, f"{name}_threshold")
             if value is not None and not 0.0 <= value <= 1.0:
                 raise InputError(f"--{name}-threshold must lie in [0, 1], got {value}")
+
+    def sides(self, loaded: LoadedModel) -> tuple[int, int]:
+        """(short, long): frames are shrunk (never enlarged) to fit; the checkpoint's default."""
+        inf = loaded.inference
+        return self.input_size or (inf.short_side, inf.long_side)
 
     def thresholds(self, loaded: LoadedModel) -> Thresholds:
         inf = loaded.inference
@@ -291,6 +304,7 @@ def run_identity(
     source = Path(loaded.source)
     inputs = [str(p.resolve()) if isinstance(p, Path) and p.exists() else str(p) for p in paths]
     opts = {k: v for k, v in asdict(options).items() if k not in RESULT_NEUTRAL}
+    opts = json.loads(json.dumps(opts))  # as run.json reads back (tuples become lists)
     return {
         "inputs": inputs,
         "checkpoint_sha256": sha256(source) if source.is_file() else loaded.source,
@@ -422,6 +436,8 @@ def _summary(
     loaded: LoadedModel, options: SegmentOptions, identity: dict[str, Any], videos: list[dict]
 ) -> dict[str, Any]:
     thresholds = options.thresholds(loaded)
+    c = loaded.classes
+    table = (c.ids, c.names, c.is_thing, c.colours)
     return {
         "manifest": run_manifest(loaded, options),
         "run": identity,
@@ -431,6 +447,7 @@ def _summary(
         "device": str(loaded.device),
         "clip_length": options.clip_length or loaded.clip_length,
         "thresholds": asdict(thresholds),
+        "input_size": list(options.sides(loaded)),
         "cut": {
             "start": options.start,
             "end": options.end,
@@ -440,6 +457,10 @@ def _summary(
         "top_k": options.top_k if options.task in ("instance", "both") else None,
         "refine_window": options.refine_window if options.offline else None,
         "post": options.post,
+        "categories": [
+            {"id": cid, "name": name, "isthing": int(thing), "color": list(colour)}
+            for cid, name, thing, colour in zip(*table, strict=True)
+        ],
         "videos": videos,
     }
 
@@ -457,9 +478,8 @@ def _segment_one(
     progress: Callable[[ProgressUpdate], None] | None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     started = time.perf_counter()
-    inf = loaded.inference
     kmax = loaded.segmenter == "kmax"
-    geometry = plan_geometry(source.height, source.width, inf.short_side, inf.long_side, kmax)
+    geometry = plan_geometry(source.height, source.width, *options.sides(loaded), kmax)
     length = options.clip_length or loaded.clip_length
     total = source.estimated_frames
     overlay = _overlay(options, panoptic, name, source, loaded)

@@ -267,7 +267,8 @@ class VideoOutputs:
             "video_id": self.video_id,
             "frames": self.frames,
             "size": [g.width, g.height],
-            "model_input": [g.padded_width, g.padded_height],
+            "model_size": [g.scaled_width, g.scaled_height],  # the frames as the network saw them
+            "model_input": [g.padded_width, g.padded_height],  # ... padded to 32k (+ 1)
             "panoptic_thing_tracks": self.ids.thing_tracks if self.panoptic is not None else None,
             "instance_tracks": len(tracks) if self._spill_path is not None else None,
             "classes": sorted(self.classes.names[c] for c in self.present),

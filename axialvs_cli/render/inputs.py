@@ -156,7 +156,10 @@ def _submission(root: Path, video: str) -> LabelFrames:
     sub = read_submission(root)
     key = _pick_video(list(sub.videos), video, str(sub.json_path))
     data = load_json(sub.json_path, "prediction JSON")
-    classes = classes_from_json(data, str(sub.json_path)) if "categories" in data else None
+    if "categories" in data:
+        classes = classes_from_json(data, str(sub.json_path))
+    else:
+        classes = _classes_from_summary(sub.json_path)
     where = f"{sub.json_path}, video {key!r}"
     return _vipseg(where, sub.videos[key], lambda name: sub.mask_path(key, name), classes)
 
@@ -221,7 +224,8 @@ def _results(path: Path, data: list, video: str, video_id: str | None) -> LabelF
         cats = {number: int(entry.get("category_id", 0)) for number, entry in chosen}
         return (ids if ids is not None else np.zeros((0, 0), np.int64)), cats
 
-    return LabelFrames(f"{path}, video_id {key}", None, "results", None, read, count)
+    classes = _classes_from_summary(path)
+    return LabelFrames(f"{path}, video_id {key}", None, "results", classes, read, count)
 
 
 def _int_id(text: str) -> int:
@@ -241,6 +245,18 @@ def _id_from_summary(results: Path, video: str) -> str | None:
         if isinstance(entry, dict) and entry.get("video") == video and "video_id" in entry:
             return str(entry["video_id"])
     return None
+
+
+def _classes_from_summary(beside: Path) -> dict[int, ClassInfo] | None:
+    """The model's classes, from the summary.json `segment` writes beside pred.json /
+    results.json (None when there is none, or it predates the "categories" entry)."""
+    summary = beside.parent / "summary.json"
+    if not summary.is_file():
+        return None
+    data = load_json(summary, "summary JSON")
+    if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+        return None
+    return classes_from_json(data, str(summary))
 
 
 def parse_frames(spec: str | None, count: int, where: str) -> tuple[int, int] | None:
