@@ -433,8 +433,13 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
     if f.numel():
         per_k = total.shape[0] * width
         sjx = f % per_k  # their (j, x)
-        floor = torch.sub(middle, spread).amax(dim=0).view(-1)  # (S W) the largest smallest
-        alive = upper.view(-1).index_select(0, f) > floor.index_select(0, sjx) - NEGLIGIBLE
+        # the largest smallest term, at the few places (j, x) that hold a steep term only
+        places_s, which = torch.unique(sjx, return_inverse=True)
+        floor = torch.sub(
+            middle.reshape(n, -1).index_select(1, places_s),
+            spread.reshape(n, -1).index_select(1, places_s),
+        ).amax(dim=0)
+        alive = upper.view(-1).index_select(0, f) > floor.index_select(0, which) - NEGLIGIBLE
         f, sjx = f[alive], sjx[alive]
         lin = torch.addcmul(
             r[f // per_k, sjx // width, sjx % width][:, None],  # r may be a view

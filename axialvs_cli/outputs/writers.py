@@ -185,21 +185,22 @@ class VideoOutputs:
     def _write_panoptic(
         self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]
     ) -> None:
-        lut = torch.zeros(len(labels) + 1, dtype=torch.int32)  # slot + 1 -> id; 0: void
+        n = len(labels)
+        lut = np.zeros(n + 1, dtype=np.int32)  # slot -> id; the last entry (owner -1): void
         categories: dict[int, int] = {}
         for slot in painted:
             seg_id = self.ids.lookup(slot, labels[slot])
-            lut[slot + 1] = seg_id
+            lut[slot] = seg_id
             categories[seg_id] = self.classes.ids[labels[slot]]
             self.present.add(labels[slot])
-        slots = (owner + 1).cpu()
-        id_maps = lut[slots].numpy()  # (T', H, W)
+        slots = owner.cpu().numpy()  # (T', H, W), -1 unpainted
+        id_maps = np.take(lut, slots, mode="wrap")  # -1 wraps to the void entry
         lut_ids = lut.tolist()
         for t, info in enumerate(frames):
-            counts = torch.bincount(slots[t].flatten(), minlength=len(lut_ids)).tolist()
+            counts = np.bincount(slots[t].ravel() + 1, minlength=n + 1).tolist()
             areas: dict[int, int] = {}
-            for slot, count in enumerate(counts):
-                if slot and count:
+            for slot, count in enumerate(counts[1:]):
+                if count and lut_ids[slot]:
                     areas[lut_ids[slot]] = areas.get(lut_ids[slot], 0) + count
             self.panoptic.add_frame(
                 self.video_name, f"{info.name}.png", id_maps[t], categories, areas=areas
