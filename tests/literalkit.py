@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -86,6 +87,20 @@ def literal_paint(
     return owner, painted
 
 
+@dataclass
+class LiteralPainting:
+    """`ClipPainting`'s interface over a dense (T, H, W) slot map (-1 unpainted)."""
+
+    owner: Tensor
+    accepted: list[int]
+
+    def frames(self, lut: np.ndarray):
+        n = lut.shape[0] - 1
+        for slots in self.owner.numpy():
+            owned = np.bincount(slots.ravel() + 1, minlength=n + 1)[1:]
+            yield np.take(lut, slots, mode="wrap"), owned.astype(np.int64)
+
+
 class LiteralVideoOutputs(VideoOutputs):
     """`VideoOutputs` with the literal rule in place of the sparse post-processing."""
 
@@ -103,7 +118,9 @@ class LiteralVideoOutputs(VideoOutputs):
             owner, painted = literal_paint(
                 masks, scores, labels, self.is_thing.cpu(), self.thresholds
             )
-            self._write_panoptic(owner, painted, labels.tolist(), frames[:valid])
+            self._write_panoptic(
+                LiteralPainting(owner, painted), labels.tolist(), frames[:valid]
+            )
         if self._spill is not None:
             self._accumulate(masks)
             for t in range(masks.binary.shape[0]):

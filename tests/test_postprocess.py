@@ -17,7 +17,12 @@ from axialvs_cli.inference.preprocess import (
     plan_geometry,
 )
 from axialvs_cli.outputs.masks import clip_masks, rle_strings
-from axialvs_cli.outputs.postprocess import Thresholds, class_scores, paint_panoptic
+from axialvs_cli.outputs.postprocess import (
+    Thresholds,
+    class_scores,
+    paint_clip,
+    paint_panoptic,
+)
 from axialvs_cli.outputs.writers import classes_from_meta, unique_names
 
 
@@ -147,6 +152,45 @@ def test_clip_masks_with_sharp_and_huge_logits():
     huge[1, :, :, 20:] = 1e4
     huge[2] = -1e4
     _agree(huge, g, 0.3, "softmax")
+
+
+def test_series_in_column_blocks_gives_the_same_masks(monkeypatch):
+    """Blocks of a few columns (ragged last block, steep and underflowing places inside some
+    blocks) give the float64 rule's masks, as one block does."""
+    import axialvs_cli.outputs.masks as masks_module
+
+    g = plan_geometry(270, 480, 129, 225)
+    torch.manual_seed(3)
+    logits = torch.nn.functional.avg_pool2d(torch.randn(12, 2, 33, 57) * 2.5, 3, 1, 1) * 3
+    logits[:, :, :, 40:] *= 12  # steep terms in the right-hand blocks only
+    logits[0, :, 5:9, 20:30] = 1e4  # underflow in the middle blocks
+    whole = clip_masks(logits, g, 0.3)
+    monkeypatch.setattr(masks_module, "SERIES_BLOCK_VALUES", 1)  # 16 columns per block
+    blocked = _agree(logits, g, 0.3, "softmax")
+    for a, b in zip(whole.frames, blocked.frames, strict=True):
+        assert np.array_equal(a.starts, b.starts) and np.array_equal(a.slots, b.slots)
+    assert torch.equal(whole.frame_area, blocked.frame_area)
+
+
+def test_clip_painting_frames_match_its_owner_maps():
+    torch.manual_seed(4)
+    g = plan_geometry(36, 50, 129, 225)
+    logits = torch.randn(70, 2, 10, 13) * 3  # 70 queries: cover keys of two words
+    masks = clip_masks(logits, g, 0.2)
+    scores, labels = torch.rand(70) * 0.5 + 0.3, torch.randint(0, 5, (70,))
+    is_thing = torch.tensor([True, False, True, False, True])
+    painting = paint_clip(masks, scores, labels, is_thing, Thresholds(overlap=0.5))
+    owner = painting.owner_maps()
+    assert owner.shape == (2, 36, 50) and len(painting.accepted) > 3
+    assert set(owner.unique().tolist()) <= {-1, *painting.accepted}
+    lut = np.append(np.arange(70, dtype=np.int32) * 10 + 7, np.int32(3))
+    for t, (plane, owned) in enumerate(painting.frames(lut)):
+        slots = owner[t].numpy()
+        assert plane.flags.c_contiguous
+        assert np.array_equal(plane, np.where(slots < 0, 3, slots * 10 + 7))
+        assert np.array_equal(owned, np.bincount(slots.ravel() + 1, minlength=71)[1:])
+    again, painted = paint_panoptic(masks, scores, labels, is_thing, Thresholds(overlap=0.5))
+    assert torch.equal(again, owner) and painted == painting.accepted
 
 
 def test_class_scores_ignore_void():

@@ -72,8 +72,8 @@ def test_streamed_video_rule_equals_the_whole_video_rule(tmp_path, queries: int)
         video.add_clip(logits, infos, clip_masks(logits, geometry, thr.pixel))
         frames += logits.shape[1]
     owners = []
-    for owner, _, _ in video.paint(class_logits):
-        owners.append(owner)
+    for painting, _ in video.paint(class_logits):
+        owners.append(painting.owner_maps())
     video.close()
     assert not any(tmp_path.iterdir())  # the temporary file is gone
     ours = torch.cat(owners)  # (T, H, W) slots

@@ -35,13 +35,13 @@ from torch import Tensor
 
 from ..outputs.masks import ClipMasks, clip_masks
 from ..outputs.postprocess import (
+    ClipPainting,
     Thresholds,
     class_scores,
     clip_pieces,
     count_sets,
     decide_painting,
     members_of,
-    owner_maps,
     set_owners,
 )
 from .preprocess import FrameGeometry, FrameInfo
@@ -110,8 +110,8 @@ class VideoLevelPanoptic:
             yield torch.from_numpy(data.copy()).to(self.device), frames
 
     def paint(self, class_logits: Tensor):
-        """Yield (slot map (T', H, W) int64, -1 = unlabelled; painted slots in order; frames)
-        clip by clip, from the video's final class logits (N, C+1)."""
+        """Yield (the painting of a clip's real frames, `ClipPainting`; those frames) clip by
+        clip, from the video's final class logits (N, C+1)."""
         thr = self.thresholds
         scores, labels = class_scores(class_logits.to(self.device))
         n = scores.shape[0]
@@ -136,7 +136,7 @@ class VideoLevelPanoptic:
                 np.concatenate([k for k, _ in pieces]), np.concatenate([n for _, n in pieces])
             )
             owners = set_owners(members_of(values, n), accepted)
-            yield owner_maps(masks, pieces, values, inverse, owners), accepted, frames
+            yield ClipPainting(pieces, inverse, owners, accepted, masks.height, masks.width), frames
 
     def close(self) -> None:
         self._file.close()

@@ -51,6 +51,7 @@ __all__ = [
 BAND_VALUES = 1 << 21  # values of one band (N x H x B) of the dense evaluation: ~8 MB
 MARGIN = 1e-4  # probabilities this close to the threshold are evaluated again in float64
 SERIES_TERMS = 16  # Taylor terms of exp(d (a - centre)) per row segment
+SERIES_BLOCK_VALUES = 1 << 18  # (query, segment, column) terms of one column block: ~1 MB
 SERIES_REACH = 2.0  # |d| x half-height of a segment up to which the series is used
 NEGLIGIBLE = 30.0  # a term below e^-30 (1e-13) of a denominator's lower bound is left out
 
@@ -410,12 +411,25 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
     per segment.
     """
     n = logits.shape[0]
-    height = res.height
     x32 = logits.float()
     shifted = x32 - x32.amax(dim=0, keepdim=True)  # <= 0: exp never overflows
     margin = _margin(shifted)
+    # columns are independent: blocks of them keep the (N, S, B) terms small (cache-sized)
+    block = max(16, SERIES_BLOCK_VALUES // max(1, n * seg.pair.shape[0]))
+    for x0 in range(0, res.width, block):
+        x1 = min(res.width, x0 + block)
+        _series_block(logits, shifted, res, seg, threshold, margin, x0, x1, out)
+
+
+def _series_block(
+    logits: Tensor, shifted: Tensor, res: Resampler, seg: _Segments, threshold: float,
+    margin: float, x0: int, x1: int, out: _Pieces,
+) -> None:  # fmt: skip
+    """`_series` on the display columns x0 .. x1 - 1."""
+    n = logits.shape[0]
+    height = res.height
     low = threshold - margin
-    cols = torch.matmul(shifted, res.cols.t())  # (N, h, W)
+    cols = torch.matmul(shifted, res.cols[x0:x1].t())  # (N, h, B)
     r, d, middle, spread, upper, steep = _terms(cols, seg)
     width = middle.shape[2]
     coeffs = torch.empty((SERIES_TERMS + 1,) + middle.shape[1:], dtype=middle.dtype)
@@ -463,7 +477,7 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
         bj, bx = bad.nonzero(as_tuple=True)
         bj, bx = _numpy(bj), _numpy(bx)
         valid = _numpy(seg.valid)[bj]
-        bad_pixels = (bx[:, None] * height + _numpy(seg.y)[bj])[valid]
+        bad_pixels = ((bx[:, None] + x0) * height + _numpy(seg.y)[bj])[valid]
     f = torch.from_numpy(np.flatnonzero(_numpy(need))).to(need.device)  # (k, j, x) triples
     per_k = need.shape[1] * width
     tk, tj, tx = f // per_k, (f % per_k) // width, f % width
@@ -471,7 +485,7 @@ def _series(logits: Tensor, res: Resampler, seg: _Segments, threshold: float, ou
     num = torch.exp(rate * seg.offset.index_select(0, tj) + middle.flatten()[f][:, None])
     den = total.view(-1, places).index_select(0, tj * width + tx)
     p = _numpy(num.div_(den))  # (T3, C); places beyond the segment: 0
-    tx, tj, tk = _numpy(tx), _numpy(tj), _numpy(tk)
+    tx, tj, tk = _numpy(tx) + x0, _numpy(tj), _numpy(tk)
     inside = p > threshold + margin
     ys = _numpy(seg.y)
     near = np.flatnonzero(p > low)
@@ -579,19 +593,26 @@ def rle_strings(frame: FrameMasks, height: int, width: int) -> dict[int, str]:
 def cover_pieces(frame: FrameMasks, n: int, total: int) -> tuple[np.ndarray, np.ndarray]:
     """The frame cut into pieces of column-major pixels covered by the same set of slots.
 
+    Only the run ends are visited (the set can change only there), so the cost grows with the
+    runs, not with the pixels.
+
     Returns:
         (keys (P, words) int64: the set of each piece, slot s = bit s % 63 of word s // 63;
         lengths (P,) int64 pixels of each piece, in pixel order, covering the frame).
     """
     words = max(1, (n + 62) // 63)
-    keys = np.zeros((words, total + 1), dtype=np.int64)
+    ends = np.concatenate(([0], frame.starts, frame.stops))
+    places, where = np.unique(ends, return_inverse=True)  # ascending; places[0] == 0
     bits = np.left_shift(1, frame.slots % 63).astype(np.int64)
     word = frame.slots // 63
-    np.add.at(keys, (word, frame.starts), bits)
-    np.add.at(keys, (word, frame.stops), -bits)
-    np.cumsum(keys, axis=1, out=keys)
-    keys = keys[:, :total]
-    change = np.flatnonzero((keys[:, 1:] != keys[:, :-1]).any(axis=0)) + 1
-    first = np.concatenate(([0], change))
+    runs = frame.slots.shape[0]
+    keys = np.zeros((places.shape[0], words), dtype=np.int64)
+    np.add.at(keys, (where[1 : 1 + runs], word), bits)  # a run adds its bit where it starts
+    np.add.at(keys, (where[1 + runs :], word), -bits)  # and takes it away where it stops
+    np.cumsum(keys, axis=0, out=keys)  # the set from each place to the next
+    inside = places < total  # a place at the frame's end starts no piece
+    keys, places = keys[inside], places[inside]
+    change = np.concatenate(([True], (keys[1:] != keys[:-1]).any(axis=1)))
+    first = places[change]
     lengths = np.diff(np.concatenate((first, [total])))
-    return np.ascontiguousarray(keys[:, first].T), lengths
+    return np.ascontiguousarray(keys[change]), lengths

@@ -33,12 +33,14 @@ from torch import Tensor
 from .masks import ClipMasks, cover_pieces
 
 __all__ = [
+    "ClipPainting",
     "Thresholds",
     "class_scores",
     "count_sets",
     "decide_painting",
     "members_of",
     "owner_maps",
+    "paint_clip",
     "paint_panoptic",
     "set_owners",
 ]
@@ -132,6 +134,52 @@ def set_owners(members: Tensor, accepted: list[int]) -> np.ndarray:
     return lut[best.clamp(max=len(accepted))].numpy()
 
 
+@dataclass
+class ClipPainting:
+    """Who owns each pixel of a clip, kept as cover pieces: full frames are made one at a time
+    (`frames`), so a clip never holds more than one frame-sized map.
+
+    Attributes:
+        pieces: per frame, the (keys, lengths) of `masks.cover_pieces`.
+        inverse: (P,) the cover set of every piece, frames concatenated.
+        owners: (M,) int64 the slot that owns each cover set, -1 none.
+        accepted: the painted slots in painting order.
+        height, width: the displayed frame.
+    """
+
+    pieces: list[tuple[np.ndarray, np.ndarray]]
+    inverse: np.ndarray
+    owners: np.ndarray
+    accepted: list[int]
+    height: int
+    width: int
+
+    def frames(self, lut: np.ndarray):
+        """Yield, frame by frame, ((H, W) C-contiguous map of ``lut[owner]``, where owner -1
+        reads lut's last entry; (N,) int64 pixels owned by each slot). `lut`: (N + 1,)."""
+        per_set = lut[self.owners]  # owner -1: the last entry
+        n = lut.shape[0] - 1
+        start = 0
+        for keys, lengths in self.pieces:
+            part = self.inverse[start : start + keys.shape[0]]
+            start += keys.shape[0]
+            column_major = np.repeat(per_set[part], lengths)
+            plane = np.ascontiguousarray(column_major.reshape(self.width, self.height).T)
+            owned = np.bincount(self.owners[part] + 1, weights=lengths, minlength=n + 1)
+            yield plane, owned[1:].astype(np.int64)
+
+    def owner_maps(self) -> Tensor:
+        """(T, H, W) int32 slot maps, -1 unpainted (tests and small clips)."""
+        n = int(self.owners.max(initial=-1)) + 1
+        lut = np.append(np.arange(n, dtype=np.int32), np.int32(-1))
+        maps = [plane for plane, _ in self.frames(lut)]
+        return (
+            torch.from_numpy(np.stack(maps))
+            if maps
+            else torch.zeros(0, self.height, self.width, dtype=torch.int32)
+        )
+
+
 def owner_maps(
     masks: ClipMasks,
     pieces: list[tuple[np.ndarray, np.ndarray]],
@@ -140,17 +188,8 @@ def owner_maps(
     owners_of_sets: np.ndarray,
 ) -> Tensor:
     """(T, H, W) int32 slot maps (-1: unpainted) from the frames' cover pieces and each set's
-    owner (int32 halves the memory traffic of the full-frame passes that follow)."""
-    h, w = masks.height, masks.width
-    out = np.empty((len(pieces), h, w), dtype=np.int32)
-    owners32 = owners_of_sets.astype(np.int32)
-    start = 0
-    for t, (keys, lengths) in enumerate(pieces):
-        part = inverse[start : start + keys.shape[0]]
-        start += keys.shape[0]
-        column_major = np.repeat(owners32[part], lengths)
-        out[t] = column_major.reshape(w, h).T
-    return torch.from_numpy(out)
+    owner."""
+    return ClipPainting(pieces, inverse, owners_of_sets, [], masks.height, masks.width).owner_maps()
 
 
 def clip_pieces(masks: ClipMasks) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -166,6 +205,19 @@ def paint_panoptic(
     is_thing: Tensor,
     thresholds: Thresholds,
 ) -> tuple[Tensor, list[int]]:
+    """`paint_clip` as (slot map (T, H, W) int32, -1 = unlabelled; the painted queries in
+    painting order)."""
+    painting = paint_clip(masks, scores, labels, is_thing, thresholds)
+    return painting.owner_maps(), painting.accepted
+
+
+def paint_clip(
+    masks: ClipMasks,
+    scores: Tensor,
+    labels: Tensor,
+    is_thing: Tensor,
+    thresholds: Thresholds,
+) -> ClipPainting:
     """Mask-wise panoptic painting of one clip.
 
     Args:
@@ -175,8 +227,8 @@ def paint_panoptic(
         thresholds: thing / stuff / overlap thresholds.
 
     Returns:
-        (slot map (T, H, W) int64: the query that owns each pixel, -1 = unlabelled;
-        the painted queries in painting order).
+        the painting: which query owns each pixel (`ClipPainting.frames`), and the painted
+        queries in painting order.
     """
     pieces = clip_pieces(masks)
     values, counts, inverse = count_sets(
@@ -195,5 +247,6 @@ def paint_panoptic(
         masks.area.tolist(),
         thresholds.overlap,
     )
-    owners = set_owners(members, accepted)
-    return owner_maps(masks, pieces, values, inverse, owners), accepted
+    return ClipPainting(
+        pieces, inverse, set_owners(members, accepted), accepted, masks.height, masks.width
+    )

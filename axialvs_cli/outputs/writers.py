@@ -27,7 +27,7 @@ from ..inference.preprocess import FrameGeometry, FrameInfo
 from ..inference.tracking import ClipPrediction, SegmentIds
 from ..inference.video_level import VideoLevelPanoptic
 from .masks import ClipMasks, clip_masks, rle_strings
-from .postprocess import Thresholds, class_scores, paint_panoptic
+from .postprocess import ClipPainting, Thresholds, class_scores, paint_clip
 
 __all__ = [
     "ClassTable",
@@ -158,7 +158,11 @@ class VideoOutputs:
         while this one is painted and written."""
         valid = min(pred.valid, len(frames))
         logits = pred.mask_logits[:, :valid].to(self.device)  # (N, T', h, w)
-        return pred, frames, clip_masks(logits, self.geometry, self.thresholds.pixel, self.normalise)
+        return (
+            pred,
+            frames,
+            clip_masks(logits, self.geometry, self.thresholds.pixel, self.normalise),
+        )
 
     def add_masks(self, pred: ClipPrediction, frames: list[FrameInfo], masks: ClipMasks) -> None:
         """The second half of `add_clip`, in clip order: paint, write, accumulate."""
@@ -167,8 +171,8 @@ class VideoOutputs:
             self.video_level.add_clip(pred.mask_logits[:, :valid], frames[:valid], masks)
         if self.panoptic is not None and self.video_level is None:
             scores, labels = class_scores(pred.class_logits.to(self.device))
-            owner, painted = paint_panoptic(masks, scores, labels, self.is_thing, self.thresholds)
-            self._write_panoptic(owner, painted, labels.tolist(), frames[:valid])
+            painting = paint_clip(masks, scores, labels, self.is_thing, self.thresholds)
+            self._write_panoptic(painting, labels.tolist(), frames[:valid])
         if self._spill is not None:
             self._accumulate(masks)
             self._spill_frames(masks)
@@ -179,34 +183,31 @@ class VideoOutputs:
         if self.video_level is None:
             return
         labels = class_scores(class_logits.cpu())[1].tolist()
-        for owner, painted, frames in self.video_level.paint(class_logits):
-            self._write_panoptic(owner, painted, labels, frames)
+        for painting, frames in self.video_level.paint(class_logits):
+            self._write_panoptic(painting, labels, frames)
 
     def _write_panoptic(
-        self, owner: Tensor, painted: list[int], labels: list[int], frames: list[FrameInfo]
+        self, painting: ClipPainting, labels: list[int], frames: list[FrameInfo]
     ) -> None:
         n = len(labels)
         lut = np.zeros(n + 1, dtype=np.int32)  # slot -> id; the last entry (owner -1): void
         categories: dict[int, int] = {}
-        for slot in painted:
+        for slot in painting.accepted:
             seg_id = self.ids.lookup(slot, labels[slot])
             lut[slot] = seg_id
             categories[seg_id] = self.classes.ids[labels[slot]]
             self.present.add(labels[slot])
-        slots = owner.cpu().numpy()  # (T', H, W), -1 unpainted
-        id_maps = np.take(lut, slots, mode="wrap")  # -1 wraps to the void entry
         lut_ids = lut.tolist()
-        for t, info in enumerate(frames):
-            counts = np.bincount(slots[t].ravel() + 1, minlength=n + 1).tolist()
+        for info, (id_map, owned) in zip(frames, painting.frames(lut), strict=True):
             areas: dict[int, int] = {}
-            for slot, count in enumerate(counts[1:]):
-                if count and lut_ids[slot]:
-                    areas[lut_ids[slot]] = areas.get(lut_ids[slot], 0) + count
+            for slot in np.flatnonzero(owned).tolist():
+                if lut_ids[slot]:
+                    areas[lut_ids[slot]] = areas.get(lut_ids[slot], 0) + int(owned[slot])
             self.panoptic.add_frame(
-                self.video_name, f"{info.name}.png", id_maps[t], categories, areas=areas
+                self.video_name, f"{info.name}.png", id_map, categories, areas=areas
             )
             if self.on_frame is not None:
-                self.on_frame(info, id_maps[t], categories)
+                self.on_frame(info, id_map, categories)
 
     def _accumulate(self, masks: ClipMasks) -> None:
         prob_sum, area = masks.prob_sum.double().cpu(), masks.area.cpu()
