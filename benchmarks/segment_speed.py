@@ -8,7 +8,9 @@ shipped model (`--checkpoints`, default the tiny `synthetic`) and both outputs (
   `segment_videos` given the loaded model), and the time to load the model before it,
 - network-only frames/s (frames / the time spent in the network, from summary.json),
 - post-processing + writing time per frame,
-- peak resident memory of the process.
+- peak resident memory of the process, next to that of a process that only decodes the
+  video and runs the near-online network on it (what the network needs), and the difference
+  in frames of the video's size.
 
     python benchmarks/segment_speed.py [--frames 60] [--threads 0] [--out docs/benchmarks]
     # the shipped models side by side at 480p, near-online only
@@ -61,6 +63,25 @@ print(json.dumps({
 }))
 """
 
+# decoding and the network only (no post-processing, no writing): the memory the network needs
+NETWORK_CHILD = r"""
+import json, resource, sys
+from axialvs_cli.inference.device import load_model
+from axialvs_cli.inference.preprocess import plan_geometry, stream_clips
+from axialvs_cli.inference.runner import SegmentOptions
+from axialvs_cli.inference.tracking import NearOnlineRunner
+from axialvs_cli.video import open_video
+video, threads, checkpoint = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+loaded = load_model(checkpoint, "auto", threads, reserve_core=True)
+source = open_video(video)
+sides = SegmentOptions(threads=threads).sides(loaded)
+geometry = plan_geometry(source.height, source.width, *sides, loaded.segmenter == "kmax")
+runner = NearOnlineRunner(loaded.model)
+for clip, frames in stream_clips(source, geometry, loaded.clip_length, loaded.pixel_mean):
+    runner.step(clip, len(frames))
+print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
 
 def make_video(path: Path, size: tuple[int, int], frames: int, skip: int = 0) -> Path:
     """A `frames`-frame H.264 video of `size` (H, W): the real test video resized, or a
@@ -100,6 +121,12 @@ def measure(video: Path, offline: bool, threads: int, work: Path, checkpoint: st
     return json.loads(line.splitlines()[-1])
 
 
+def network_rss(video: Path, threads: int, checkpoint: str) -> float:
+    cmd = [sys.executable, "-c", NETWORK_CHILD, str(video), str(threads), checkpoint]
+    line = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    return float(json.loads(line.splitlines()[-1])["rss_mib"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60)
@@ -119,15 +146,18 @@ def main() -> None:
         work = Path(tmp)
         for label in args.sizes.split(","):
             video = make_video(work / f"{label}.mp4", SIZES[label], args.frames)
+            frame_mib = SIZES[label][0] * SIZES[label][1] * 3 / 2**20  # one RGB frame
+            alone = {c: network_rss(video, args.threads, c) for c in checkpoints}
             for offline in modes:
                 for checkpoint in checkpoints:
                     m = measure(video, offline, args.threads, work, checkpoint)
                     n = m["frames"]
+                    extra = (m["rss_mib"] - alone[checkpoint]) / frame_mib
                     rows.append(
                         f"| {label} | {'refine' if offline else 'segment'} | {checkpoint} "
                         f"| {n / m['wall_s']:.2f} | {n / m['model_s']:.1f} "
                         f"| {1000 * m['postprocess_s'] / n:.0f} | {m['load_s']:.2f} "
-                        f"| {m['rss_mib']:.0f} |"
+                        f"| {m['rss_mib']:.0f} | {alone[checkpoint]:.0f} | {extra:.1f} |"
                     )
                     print(rows[-1], flush=True)
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -138,9 +168,15 @@ def main() -> None:
             f"panoptic + instance outputs; {machine})",
             "",
             "| size | command | model | end to end (frames/s) | network (frames/s) | "
-            "post-processing + writing (ms/frame) | model load (s) | peak RSS (MiB) |",
-            "|---|---|---|---:|---:|---:|---:|---:|",
+            "post-processing + writing (ms/frame) | model load (s) | peak RSS (MiB) | "
+            "peak RSS, decoding + network alone (MiB) | above that, in RGB frames |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
+            "",
+            "The network-alone run decodes the video and runs the near-online network on it, "
+            "nothing else; the last column is the difference in frames of the video's size "
+            "(H x W x 3 bytes). Refine keeps every clip's features for its second pass, so it "
+            "needs more than the near-online network.",
             "",
             f"Made by `{' '.join(['python benchmarks/segment_speed.py', *sys.argv[1:]])}`.",
             "",

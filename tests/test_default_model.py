@@ -225,6 +225,9 @@ def test_the_env_names_the_default_and_an_unknown_name_is_an_error(
     assert "AXIALVS_DEFAULT_MODEL=streets" in res.stderr and "synthetic" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+    res = runner.invoke(app, ["info"])  # the error alone, not after the preset table
+    assert res.exit_code == 1 and res.stdout == "", res.stdout
+    assert "AXIALVS_DEFAULT_MODEL=streets" in res.stderr
 
 
 def test_camvid_runs_at_its_training_crop_size(camvid: Path) -> None:

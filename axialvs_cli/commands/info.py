@@ -17,6 +17,9 @@ def preset_rows() -> list[dict[str, str]]:
 
 def info() -> None:
     """List the model presets with their parameter counts, and the installed default model."""
+    from ..inference.default_model import describe_default_model
+
+    models = describe_default_model()  # first: a bad AXIALVS_DEFAULT_MODEL fails before output
     table = Table(title="axialvs model presets (parameters)")
     rows = preset_rows()
     for column in rows[0]:
@@ -25,6 +28,4 @@ def info() -> None:
         table.add_row(*row.values())
     Console(width=200).print(table)
     typer.echo("semantic_head is an auxiliary training head; cross_clip runs in offline mode only.")
-    from ..inference.default_model import describe_default_model
-
-    typer.echo(describe_default_model())
+    typer.echo(models)

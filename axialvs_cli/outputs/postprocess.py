@@ -165,8 +165,10 @@ class ClipPainting:
             start += keys.shape[0]
             column_major = np.repeat(per_set[part], lengths)
             plane = np.ascontiguousarray(column_major.reshape(self.width, self.height).T)
+            del column_major
             owned = np.bincount(self.owners[part] + 1, weights=lengths, minlength=n + 1)
             yield plane, owned[1:].astype(np.int64)
+            del plane  # a consumer that lets go of the map frees it before the next one
 
     def owner_maps(self) -> Tensor:
         """(T, H, W) int32 slot maps, -1 unpainted (tests and small clips)."""

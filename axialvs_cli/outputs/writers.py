@@ -208,6 +208,7 @@ class VideoOutputs:
             )
             if self.on_frame is not None:
                 self.on_frame(info, id_map, categories)
+            del id_map  # one frame-sized map at a time
 
     def _accumulate(self, masks: ClipMasks) -> None:
         prob_sum, area = masks.prob_sum.double().cpu(), masks.area.cpu()
