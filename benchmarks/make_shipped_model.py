@@ -45,6 +45,13 @@ CAMVID_TRAINED_ON = (
     "0.1.0 (Apache-2.0). CamVid's terms are research / non-commercial: these weights inherit "
     "them. Street scenes only: other classes (animals, indoor objects) are not known."
 )
+PEOPLE_TRAINED_ON = (
+    " Close-up people: during the continuation of stage 1, half of the training items had 1-2 "
+    "people pasted in (`axialvs train --paste-people`), cut out along their masks from the "
+    "Penn-Fudan pedestrian data set (170 photos, 423 pedestrians; University of Pennsylvania / "
+    "Fudan University, for research; copyright retained by its authors), at 0.3-1.0 times the "
+    "frame height, labelled Pedestrian."
+)
 SYNTHETIC_TRAINED_ON = (
     "the axialvs synthetic benchmark only (docs/RESULTS.md): `axialvs synth --videos 32 "
     "--frames 24 --size 144x256 --seed 0 --split train`, 8 classes (sky, grass, wall, road; "
@@ -71,6 +78,7 @@ def make_shipped(
     note: str,
     benchmark: dict[str, Any],
     input_size: tuple[int, int] | None = None,
+    pasted_people: bool = False,
 ) -> Path:
     """Write the inference-only, float16 copy of `source` with a shipped model's meta
     (`input_size`: the (short, long) sides frames are shrunk to fit, else the source's)."""
@@ -92,7 +100,11 @@ def make_shipped(
         "classes": src_meta["classes"],
         "thing_ids": src_meta.get("thing_ids"),
         "dataset": "camvid" if name == "camvid" else "axialvs-synthetic",
-        "trained_on": CAMVID_TRAINED_ON if name == "camvid" else SYNTHETIC_TRAINED_ON,
+        "trained_on": (
+            CAMVID_TRAINED_ON + (PEOPLE_TRAINED_ON if pasted_people else "")
+            if name == "camvid"
+            else SYNTHETIC_TRAINED_ON
+        ),
         "training": {
             "stage": src_meta.get("stage"),
             "steps": src_meta.get("step"),
@@ -125,6 +137,10 @@ def main() -> None:
     parser.add_argument("--note", default="", help="where the weights come from")
     parser.add_argument("--input-size", help="SHORTxLONG the model runs at (default: the source's)")
     parser.add_argument("--camvid-scores", type=Path, help="benchmarks/camvid_eval.py --json")
+    parser.add_argument(
+        "--pasted-people", action="store_true",
+        help="camvid: the run pasted Penn-Fudan people into its frames (--paste-people)",
+    )  # fmt: skip
     parser.add_argument("--near-online", type=Path, help="axialvs evaluate --json (segment)")
     parser.add_argument("--near-online-paper", type=Path, help="same, --vpq-windows 1,2,4,6")
     parser.add_argument("--offline", type=Path, help="axialvs evaluate --json (refine)")
@@ -141,7 +157,9 @@ def main() -> None:
         }
     out = args.output or ASSETS / f"{args.name}.axialvs.pt"
     size = tuple(int(v) for v in args.input_size.split("x")) if args.input_size else None
-    path = make_shipped(args.source, out, args.name, args.note, benchmark, size)
+    path = make_shipped(
+        args.source, out, args.name, args.note, benchmark, size, args.pasted_people
+    )
     size = path.stat().st_size / 2**20
     print(f"wrote {path} ({size:.1f} MiB, {torch.__version__}); now run "
           "`python -m axialvs_cli.model_cards` to refresh the cards")  # fmt: skip

@@ -161,6 +161,34 @@ def test_stage1_init_from_another_label_set(data: Path, tmp_path: Path) -> None:
     )  # trained on
 
 
+def test_stage1_from_an_inference_only_file_gets_a_fresh_semantic_head(
+    data: Path, stage1: Path, tmp_path: Path
+) -> None:
+    """A shipped model has no auxiliary semantic head; continuing it in stage 1 adds one (so
+    the semantic loss is trained again) and keeps every stored tensor as the start."""
+    from models.config import config_to_dict
+    from models.weights import atomic_torch_save, read_checkpoint
+
+    payload = read_checkpoint(stage1 / "model_final.pt")
+    payload["config"] = {**payload["config"]}
+    payload["config"]["decoder"] = {**payload["config"]["decoder"], "aux_semantic": False}
+    payload["state_dict"] = {
+        k: v for k, v in payload["state_dict"].items() if not k.startswith("semantic_head.")
+    }
+    atomic_torch_save(payload, tmp_path / "shipped.pt")
+    model, cfg, _ = load_checkpoint(tmp_path / "shipped.pt")
+    assert model.semantic_head is None and config_to_dict(cfg)["decoder"]["aux_semantic"] is False
+    with pytest.warns(UserWarning, match="fresh one is added"):
+        result = train(_cfg(data, tmp_path / "run", init=tmp_path / "shipped.pt", steps=1))
+    assert result.model.semantic_head is not None
+    logged = [h for h in result.history if "loss" in h]
+    assert logged and logged[-1]["semantic"] > 0
+    without = train(
+        _cfg(data, tmp_path / "run0", init=tmp_path / "shipped.pt", steps=1, semantic_weight=0.0)
+    )
+    assert without.model.semantic_head is None
+
+
 def test_set_changes_the_preset_for_ablations(tmp_path) -> None:
     """--set picks the paper's ablation variants from the command line; bad keys fail."""
     from models.weights import load_checkpoint

@@ -180,6 +180,18 @@ def train(
             "in [1, 4]), none, or one number per class, e.g. 1,1,2.5,... (default none).",
         ),
     ] = None,
+    paste_people: Annotated[
+        Path | None,
+        typer.Option(
+            help="camvid: paste people cut out of this Penn-Fudan pedestrian folder "
+            "(PNGImages/, PedMasks/) into training frames, up to the frame's height, as "
+            "Pedestrian (close-up people CamVid lacks).",
+        ),
+    ] = None,
+    paste_prob: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="With --paste-people: share of items that get people (0.5)."),
+    ] = None,
     ckpt_every: Annotated[
         int | None, typer.Option(min=1, help="Write a checkpoint every N steps.")
     ] = None,
@@ -241,7 +253,7 @@ def train(
         sampling_range=sampling_range, random_reverse=random_reverse, crop=crop, scale=scale,
         short_sides=short_sides, flip=flip, color_jitter=color_jitter, class_weight=class_weight,
         mask_weight=mask_weight, dice_weight=dice_weight, insdis_weight=insdis_weight,
-        semantic_weight=semantic_weight, category_weights=category_weights, ckpt_every=ckpt_every, val_every=val_every,
+        semantic_weight=semantic_weight, category_weights=category_weights, paste_people=paste_people, paste_prob=paste_prob, ckpt_every=ckpt_every, val_every=val_every,
         log_every=log_every, workers=workers, threads=threads, device=device, amp=amp, sync_bn=sync_bn,
         copy_heads=copy_heads, precise_bn=precise_bn, freeze_bn=freeze_bn, seed=seed, progress=progress, overwrite=overwrite,
         model_overrides=set_ or None,

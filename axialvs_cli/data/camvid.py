@@ -30,6 +30,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..errors import FormatError, InputError
+from .paste import Cutout, PasteConfig, paste_people
 from .sampling import ClipDataset, item_rng
 from .targets import Sample
 from .transforms import AugmentConfig, ClipParams, apply_image, apply_labels, valid_mask
@@ -49,6 +50,7 @@ CLASSES: tuple[tuple[str, bool, tuple[int, int, int]], ...] = (
     ("bicyclist", True, (0, 128, 192)),
 )
 VOID_LABEL = 11
+PEDESTRIAN = 9
 SPLITS = ("train", "val", "test")
 MAX_ZOOM = 0.02
 MAX_VELOCITY = 12.0
@@ -176,6 +178,8 @@ class CamvidClips(ClipDataset):
         root: the CamVid folder (train/, trainannot/, ...).
         split: "train", "val", "test" or several joined by "+".
         augment: augmentation, or None for the frame as it is (no camera motion either).
+        people: pedestrians to paste into augmented items (`data.paste.load_people`).
+        paste: how they are pasted (default `PasteConfig()`).
         Other arguments as for `VipsegClips` (sampling_range is not used: see the module).
     """
 
@@ -183,6 +187,7 @@ class CamvidClips(ClipDataset):
         self, root: Path | str, split: str = "train", *, clip_length: int = 2,
         num_clips: int = 1, sampling_range: int = 1, augment: AugmentConfig | None = None,
         random_reverse: bool = False, stride: int = 4, repeats: int = 1,
+        people: list[Cutout] | None = None, paste: PasteConfig | None = None,
     ) -> None:  # fmt: skip
         super().__init__(
             clip_length=clip_length, num_clips=num_clips, sampling_range=sampling_range,
@@ -192,6 +197,8 @@ class CamvidClips(ClipDataset):
         self.files = split_files(self.root, split)
         self.video_ids = [image.stem for image, _ in self.files]
         self.classes = class_meta()
+        self.people = people or []
+        self.paste = paste or PasteConfig()
 
     def __getitem__(self, index: int) -> Sample:
         image_path, label_path = self.files[index % len(self.files)]
@@ -201,8 +208,10 @@ class CamvidClips(ClipDataset):
             raise FormatError(
                 f"{label_path}: size {label.shape} differs from its frame {image.shape[:2]}"
             )
-        ids, segments = panoptic_ids(label)
         rng = item_rng()
+        if self.augment is not None and self.people:
+            image, label = paste_people(image, label, self.people, PEDESTRIAN, self.paste, rng)
+        ids, segments = panoptic_ids(label)
         length = self.clip_length * self.num_clips
         base = self._params(*image.shape[:2], rng)
         if self.augment is not None:

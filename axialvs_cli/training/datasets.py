@@ -24,7 +24,13 @@ def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
     if d.format == "camvid":
         if not d.root.is_dir():
             raise InputError(f"--data {d.root}: no such CamVid folder (train/, trainannot/, ...)")
-        return CamvidClips(d.root, d.split, **common)
+        people = None
+        if d.paste_people is not None and train:
+            from ..data.paste import PasteConfig, load_people
+
+            people = load_people(d.paste_people)
+            common["paste"] = PasteConfig(prob=d.paste_prob)
+        return CamvidClips(d.root, d.split, people=people, **common)
     if d.format == "vipseg":
         if d.root.is_file():
             return VipsegClips(d.root.parent, d.split, json_path=d.root, **common)

@@ -61,6 +61,13 @@ def prepare_model(
             raise InputError(
                 f"{source} has no cross-clip module (cross_clip.enabled=False); stage 2 trains it"
             )
+        if (
+            cfg.stage == 1
+            and not cfg.resume
+            and cfg.loss.semantic_weight > 0
+            and not model_cfg.decoder.aux_semantic
+        ):
+            model, model_cfg = _with_semantic_head(model, model_cfg, source, info)
         first_stage2 = cfg.stage == 2 and not cfg.resume and init_meta.get("stage", 1) == 1
         if first_stage2 and cfg.copy_heads:
             copy_segmenter_heads(model)
@@ -83,7 +90,9 @@ def prepare_model(
         "classes": classes,
         "thing_ids": [c["id"] for c in classes if c["isthing"]],
         "dataset": d.format,
-        "trained_on": f"{d.format} {d.root} (split {d.split}), stage {cfg.stage}",
+        "trained_on": f"{d.format} {d.root} (split {d.split}), stage {cfg.stage}"
+        + (f", people pasted from {d.paste_people}" if d.paste_people else ""),
+        "paste_people": str(d.paste_people) if d.paste_people else None,
         "stage": cfg.stage,
         "clip_length": model_cfg.clip_length,
         "num_clips": cfg.num_clips,
@@ -125,6 +134,27 @@ def _new_classes(
         warnings.warn(
             f"--init {source}: {model_cfg.num_classes} classes there, {num_classes} here; "
             f"{len(own) - len(kept)} class-head tensors start afresh, {len(kept)} are loaded",
+            stacklevel=2,
+        )
+    return fresh, new_cfg
+
+
+def _with_semantic_head(
+    model: AxialVS, model_cfg: AxialVSConfig, source: Path, info: Any
+) -> tuple[AxialVS, AxialVSConfig]:
+    """Stage 1 from an inference-only checkpoint (a shipped model has no auxiliary semantic
+    head): every stored tensor is kept and a fresh semantic head is added, so that the
+    semantic loss of the recipe supervises every pixel again (without it, thin classes such
+    as CamVid's poles fade while the rest is trained)."""
+    new_cfg = model_cfg.replace(decoder={"aux_semantic": True})
+    fresh = build_axialvs(new_cfg)
+    missing, unexpected = fresh.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("semantic_head.") for k in missing):
+        raise InputError(f"--init {source}: its tensors do not fit the model of its config")
+    if info.is_main:
+        warnings.warn(
+            f"--init {source} has no auxiliary semantic head (an inference-only file); "
+            "a fresh one is added for the semantic loss (--semantic-weight 0 trains without)",
             stacklevel=2,
         )
     return fresh, new_cfg
