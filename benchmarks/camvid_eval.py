@@ -150,6 +150,9 @@ def main() -> None:
             "class_PQ": {n: round(100 * float(q), 2) for n, q in zip(NAMES, pq_class, strict=True)},
             "input_size": args.input_size,
             "seconds": round(wall, 1),
+            # pixels per [true class][predicted class], and per true class left unlabelled
+            "confusion": m.tolist(),
+            "unlabelled": missed.tolist(),
         }
         args.json.write_text(json.dumps(scores, indent=1) + "\n", encoding="utf-8")
 

@@ -192,6 +192,14 @@ def train(
         float | None,
         typer.Option(min=0.0, max=1.0, help="With --paste-people: share of items that get people (0.5)."),
     ] = None,
+    paste_bicyclists: Annotated[
+        bool | None,
+        typer.Option(
+            help="camvid: paste the split's own cyclists (60 px or taller), enlarged to "
+            "0.15-0.6 of the frame height, into half of the training items (keeps riders "
+            "Bicyclist when --paste-people teaches close-up Pedestrian).",
+        ),
+    ] = None,
     ckpt_every: Annotated[
         int | None, typer.Option(min=1, help="Write a checkpoint every N steps.")
     ] = None,
@@ -253,7 +261,7 @@ def train(
         sampling_range=sampling_range, random_reverse=random_reverse, crop=crop, scale=scale,
         short_sides=short_sides, flip=flip, color_jitter=color_jitter, class_weight=class_weight,
         mask_weight=mask_weight, dice_weight=dice_weight, insdis_weight=insdis_weight,
-        semantic_weight=semantic_weight, category_weights=category_weights, paste_people=paste_people, paste_prob=paste_prob, ckpt_every=ckpt_every, val_every=val_every,
+        semantic_weight=semantic_weight, category_weights=category_weights, paste_people=paste_people, paste_prob=paste_prob, paste_bicyclists=paste_bicyclists, ckpt_every=ckpt_every, val_every=val_every,
         log_every=log_every, workers=workers, threads=threads, device=device, amp=amp, sync_bn=sync_bn,
         copy_heads=copy_heads, precise_bn=precise_bn, freeze_bn=freeze_bn, seed=seed, progress=progress, overwrite=overwrite,
         model_overrides=set_ or None,

@@ -30,7 +30,7 @@ from PIL import Image
 from scipy import ndimage
 
 from ..errors import FormatError, InputError
-from .paste import Cutout, PasteConfig, paste_people
+from .paste import Cutout, PasteSource, cutouts_from, paste_cutouts
 from .sampling import ClipDataset, item_rng
 from .targets import Sample
 from .transforms import AugmentConfig, ClipParams, apply_image, apply_labels, valid_mask
@@ -51,6 +51,7 @@ CLASSES: tuple[tuple[str, bool, tuple[int, int, int]], ...] = (
 )
 VOID_LABEL = 11
 PEDESTRIAN = 9
+BICYCLIST = 10
 SPLITS = ("train", "val", "test")
 MAX_ZOOM = 0.02
 MAX_VELOCITY = 12.0
@@ -150,6 +151,18 @@ def panoptic_ids(label: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
     return ids, classes
 
 
+def bicyclist_cutouts(files: list[tuple[Path, Path]], min_height: int) -> list[Cutout]:
+    """Every 4-connected Bicyclist component of these (frame, label) files at least
+    `min_height` tall, as a cut-out of its frame."""
+    out: list[Cutout] = []
+    for image_path, label_path in files:
+        label = read_label(label_path)
+        comp, n = ndimage.label(label == BICYCLIST)
+        if n:
+            out.extend(cutouts_from(read_rgb(image_path), comp, min_height))
+    return out
+
+
 def semantic_from_panoptic(pan: np.ndarray, segments: dict[int, int]) -> np.ndarray:
     """(H, W) class index from a segment-id map (VOID_LABEL where no segment)."""
     out = np.full(pan.shape, VOID_LABEL, np.uint8)
@@ -178,8 +191,7 @@ class CamvidClips(ClipDataset):
         root: the CamVid folder (train/, trainannot/, ...).
         split: "train", "val", "test" or several joined by "+".
         augment: augmentation, or None for the frame as it is (no camera motion either).
-        people: pedestrians to paste into augmented items (`data.paste.load_people`).
-        paste: how they are pasted (default `PasteConfig()`).
+        pastes: what augmented items may get pasted in (`data.paste.PasteSource`), in order.
         Other arguments as for `VipsegClips` (sampling_range is not used: see the module).
     """
 
@@ -187,7 +199,7 @@ class CamvidClips(ClipDataset):
         self, root: Path | str, split: str = "train", *, clip_length: int = 2,
         num_clips: int = 1, sampling_range: int = 1, augment: AugmentConfig | None = None,
         random_reverse: bool = False, stride: int = 4, repeats: int = 1,
-        people: list[Cutout] | None = None, paste: PasteConfig | None = None,
+        pastes: tuple[PasteSource, ...] = (),
     ) -> None:  # fmt: skip
         super().__init__(
             clip_length=clip_length, num_clips=num_clips, sampling_range=sampling_range,
@@ -197,8 +209,7 @@ class CamvidClips(ClipDataset):
         self.files = split_files(self.root, split)
         self.video_ids = [image.stem for image, _ in self.files]
         self.classes = class_meta()
-        self.people = people or []
-        self.paste = paste or PasteConfig()
+        self.pastes = tuple(pastes)
 
     def __getitem__(self, index: int) -> Sample:
         image_path, label_path = self.files[index % len(self.files)]
@@ -209,8 +220,9 @@ class CamvidClips(ClipDataset):
                 f"{label_path}: size {label.shape} differs from its frame {image.shape[:2]}"
             )
         rng = item_rng()
-        if self.augment is not None and self.people:
-            image, label = paste_people(image, label, self.people, PEDESTRIAN, self.paste, rng)
+        if self.augment is not None:
+            for src in self.pastes:
+                image, label = paste_cutouts(image, label, src.cutouts, src.class_id, src.cfg, rng)
         ids, segments = panoptic_ids(label)
         length = self.clip_length * self.num_clips
         base = self._params(*image.shape[:2], rng)
@@ -237,6 +249,7 @@ class CamvidClips(ClipDataset):
 
 __all__ = [
     "CLASSES",
+    "bicyclist_cutouts",
     "CamvidClips",
     "class_meta",
     "panoptic_ids",

@@ -1,4 +1,4 @@
-"""People cut out of a pedestrian data set and pasted into training frames (copy-paste).
+"""Objects cut out along their masks and pasted into training frames (copy-paste).
 
 CamVid's pedestrians are small and far away; a person walking past the camera at a few metres
 is taller than any of them. Pasting whole people, cut out along their instance masks, into the
@@ -13,6 +13,10 @@ A pasted person covers what was under it: its pixels take the pedestrian label, 
 pixels are blended in along a one-pixel soft edge so that no hard cut-out seam is left for the
 network to key on. Pasting happens on the full frame before the clip's augmentation, so the
 virtual camera moves the person with the scene.
+
+The same code pastes CamVid's own cyclists (`BICYCLIST_PASTE`): once close-up people are
+Pedestrian, a rider on a bicycle is easily taken for one, and more, larger cyclists keep the
+two classes apart.
 """
 
 from __future__ import annotations
@@ -66,6 +70,20 @@ class PasteConfig:
             raise ValueError(f"need min bottom <= max bottom, got {self.bottom}")
 
 
+# CamVid's cyclists: 60 px or taller at 360 px, pasted at 0.15-0.6 of the frame height
+BICYCLIST_MIN_HEIGHT = 60
+BICYCLIST_PASTE = PasteConfig(prob=0.5, max_count=1, height=(0.15, 0.6), bottom=(0.7, 1.1))
+
+
+@dataclass(frozen=True)
+class PasteSource:
+    """What one item may get pasted: these cut-outs, labelled `class_id`, as `cfg` says."""
+
+    cutouts: list[Cutout]
+    class_id: int
+    cfg: PasteConfig
+
+
 def cutouts_from(
     image: np.ndarray, instances: np.ndarray, min_height: int = MIN_HEIGHT
 ) -> list[Cutout]:
@@ -85,9 +103,11 @@ def cutouts_from(
     return out
 
 
-def load_people(root: Path | str, min_height: int = MIN_HEIGHT) -> list[Cutout]:
-    """Every person of a Penn-Fudan folder (PNGImages/, PedMasks/) as a cut-out."""
+def load_people(root: Path | str, min_height: int | None = None) -> list[Cutout]:
+    """Every person of a Penn-Fudan folder (PNGImages/, PedMasks/) as a cut-out (people
+    shorter than `min_height`, default MIN_HEIGHT, are left out)."""
     root = Path(root)
+    min_height = MIN_HEIGHT if min_height is None else min_height
     images, masks = root / "PNGImages", root / "PedMasks"
     if not images.is_dir() or not masks.is_dir():
         raise InputError(
@@ -130,7 +150,7 @@ def _resize(person: Cutout, height: int, flip: bool) -> tuple[np.ndarray, np.nda
     return np.pad(rgb, ((1, 1), (1, 1), (0, 0)), mode="edge"), np.pad(alpha, 1)
 
 
-def paste_people(
+def paste_cutouts(
     image: np.ndarray,
     label: np.ndarray,
     people: list[Cutout],
@@ -174,4 +194,12 @@ def paste_people(
     return image, label
 
 
-__all__ = ["Cutout", "PasteConfig", "cutouts_from", "load_people", "paste_people"]
+__all__ = [
+    "BICYCLIST_PASTE",
+    "Cutout",
+    "PasteConfig",
+    "PasteSource",
+    "cutouts_from",
+    "load_people",
+    "paste_cutouts",
+]

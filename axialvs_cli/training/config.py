@@ -71,6 +71,7 @@ class DataConfig:
     val_image_root: Path | None = None
     paste_people: Path | None = None  # camvid: a Penn-Fudan folder of people to paste in
     paste_prob: float = 0.5
+    paste_bicyclists: bool = False  # camvid: paste the split's own cyclists, enlarged
 
 
 @dataclass(frozen=True)
@@ -220,14 +221,15 @@ def build_config(
         loss = replace(loss, **weights)
     if "category_weights" in o:
         loss = replace(loss, category_weights=category_weights(o["category_weights"], fmt, data, o.get("split", "train")))
-    if o.get("paste_people") is not None and fmt != "camvid":
-        raise ValueError("--paste-people works with --format camvid only")
+    if (o.get("paste_people") is not None or o.get("paste_bicyclists")) and fmt != "camvid":
+        raise ValueError("--paste-people and --paste-bicyclists work with --format camvid only")
     paste_prob = o.get("paste_prob", 0.5)
     if not 0.0 <= paste_prob <= 1.0:
         raise ValueError(f"--paste-prob {paste_prob} must be in [0, 1]")
     data_cfg = DataConfig(
         fmt, Path(data), o.get("split", "train"), o.get("image_root"), o.get("val"),
         o.get("val_split", "val"), o.get("val_image_root"), o.get("paste_people"), paste_prob,
+        bool(o.get("paste_bicyclists", False)),
     )  # fmt: skip
     run = {
         k: o[k]

@@ -24,13 +24,7 @@ def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
     if d.format == "camvid":
         if not d.root.is_dir():
             raise InputError(f"--data {d.root}: no such CamVid folder (train/, trainannot/, ...)")
-        people = None
-        if d.paste_people is not None and train:
-            from ..data.paste import PasteConfig, load_people
-
-            people = load_people(d.paste_people)
-            common["paste"] = PasteConfig(prob=d.paste_prob)
-        return CamvidClips(d.root, d.split, people=people, **common)
+        return CamvidClips(d.root, d.split, pastes=_camvid_pastes(cfg) if train else (), **common)
     if d.format == "vipseg":
         if d.root.is_file():
             return VipsegClips(d.root.parent, d.split, json_path=d.root, **common)
@@ -42,3 +36,32 @@ def build_dataset(cfg: TrainConfig, train: bool = True) -> Dataset:
             f"--data {d.root} is a folder; for --format ytvis pass the annotation JSON (and --image-root)"
         )
     return YtvisClips(d.root, d.image_root, **common)
+
+
+def _camvid_pastes(cfg: TrainConfig) -> tuple:
+    """--paste-bicyclists (the split's own cyclists) and --paste-people (Penn-Fudan), in that
+    order, so that a pasted person may stand in front of a pasted cyclist."""
+    from ..data import camvid
+    from ..data.paste import (
+        BICYCLIST_MIN_HEIGHT,
+        BICYCLIST_PASTE,
+        PasteConfig,
+        PasteSource,
+        load_people,
+    )
+
+    d = cfg.data
+    out = []
+    if d.paste_bicyclists:
+        files = camvid.split_files(d.root, d.split)
+        cyclists = camvid.bicyclist_cutouts(files, BICYCLIST_MIN_HEIGHT)
+        if not cyclists:
+            raise InputError(
+                f"--paste-bicyclists: split {d.split!r} of {d.root} has no cyclist "
+                f"{BICYCLIST_MIN_HEIGHT} px or taller"
+            )
+        out.append(PasteSource(cyclists, camvid.BICYCLIST, BICYCLIST_PASTE))
+    if d.paste_people is not None:
+        people = load_people(d.paste_people)
+        out.append(PasteSource(people, camvid.PEDESTRIAN, PasteConfig(prob=d.paste_prob)))
+    return tuple(out)

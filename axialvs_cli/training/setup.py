@@ -91,8 +91,10 @@ def prepare_model(
         "thing_ids": [c["id"] for c in classes if c["isthing"]],
         "dataset": d.format,
         "trained_on": f"{d.format} {d.root} (split {d.split}), stage {cfg.stage}"
-        + (f", people pasted from {d.paste_people}" if d.paste_people else ""),
+        + (f", people pasted from {d.paste_people}" if d.paste_people else "")
+        + (", its cyclists pasted in" if d.paste_bicyclists else ""),
         "paste_people": str(d.paste_people) if d.paste_people else None,
+        "paste_bicyclists": d.paste_bicyclists,
         "stage": cfg.stage,
         "clip_length": model_cfg.clip_length,
         "num_clips": cfg.num_clips,
