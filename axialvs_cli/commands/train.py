@@ -190,7 +190,9 @@ def train(
     ] = None,
     paste_prob: Annotated[
         float | None,
-        typer.Option(min=0.0, max=1.0, help="With --paste-people: share of items that get people (0.5)."),
+        typer.Option(
+            min=0.0, max=1.0, help="With --paste-people: share of items that get people (0.5)."
+        ),
     ] = None,
     paste_bicyclists: Annotated[
         bool | None,
