@@ -157,9 +157,7 @@ def main() -> None:
         }
     out = args.output or ASSETS / f"{args.name}.axialvs.pt"
     size = tuple(int(v) for v in args.input_size.split("x")) if args.input_size else None
-    path = make_shipped(
-        args.source, out, args.name, args.note, benchmark, size, args.pasted_people
-    )
+    path = make_shipped(args.source, out, args.name, args.note, benchmark, size, args.pasted_people)
     size = path.stat().st_size / 2**20
     print(f"wrote {path} ({size:.1f} MiB, {torch.__version__}); now run "
           "`python -m axialvs_cli.model_cards` to refresh the cards")  # fmt: skip

@@ -220,7 +220,12 @@ def build_config(
     if weights:
         loss = replace(loss, **weights)
     if "category_weights" in o:
-        loss = replace(loss, category_weights=category_weights(o["category_weights"], fmt, data, o.get("split", "train")))
+        loss = replace(
+            loss,
+            category_weights=category_weights(
+                o["category_weights"], fmt, data, o.get("split", "train")
+            ),
+        )
     if (o.get("paste_people") is not None or o.get("paste_bicyclists")) and fmt != "camvid":
         raise ValueError("--paste-people and --paste-bicyclists work with --format camvid only")
     paste_prob = o.get("paste_prob", 0.5)
