@@ -50,7 +50,8 @@ PEOPLE_TRAINED_ON = (
     "people pasted in (`axialvs train --paste-people`), cut out along their masks from the "
     "Penn-Fudan pedestrian data set (170 photos, 423 pedestrians; University of Pennsylvania / "
     "Fudan University, for research; copyright retained by its authors), at 0.3-1.0 times the "
-    "frame height, labelled Pedestrian."
+    "frame height, labelled Pedestrian; and half had one of CamVid's own cyclists pasted in, "
+    "enlarged to 0.15-0.6 times the frame height (`--paste-bicyclists`)."
 )
 SYNTHETIC_TRAINED_ON = (
     "the axialvs synthetic benchmark only (docs/RESULTS.md): `axialvs synth --videos 32 "
@@ -139,7 +140,8 @@ def main() -> None:
     parser.add_argument("--camvid-scores", type=Path, help="benchmarks/camvid_eval.py --json")
     parser.add_argument(
         "--pasted-people", action="store_true",
-        help="camvid: the run pasted Penn-Fudan people into its frames (--paste-people)",
+        help="camvid: the run pasted Penn-Fudan people and CamVid cyclists into its frames "
+        "(--paste-people --paste-bicyclists)",
     )  # fmt: skip
     parser.add_argument("--near-online", type=Path, help="axialvs evaluate --json (segment)")
     parser.add_argument("--near-online-paper", type=Path, help="same, --vpq-windows 1,2,4,6")

@@ -36,7 +36,7 @@ MIN_HEIGHT = 80  # people shorter than this (in source pixels) are too blurry wh
 
 @dataclass(frozen=True)
 class Cutout:
-    """One person: its bounding-box crop (h, w, 3) uint8 and its mask (h, w) bool."""
+    """One object: its bounding-box crop (h, w, 3) uint8 and its mask (h, w) bool."""
 
     rgb: np.ndarray
     mask: np.ndarray
@@ -44,13 +44,13 @@ class Cutout:
 
 @dataclass(frozen=True)
 class PasteConfig:
-    """How people are pasted into one frame.
+    """How cut-outs are pasted into one frame (defaults: Penn-Fudan people).
 
     Args:
-        prob: chance that an item gets any pasted people.
-        max_count: up to this many people per item (uniform 1..max_count).
-        height: range of a pasted person's height as a fraction of the frame height.
-        bottom: range of the feet's row as a fraction of the frame height (> 1: cut at the
+        prob: chance that an item gets anything pasted.
+        max_count: up to this many cut-outs per item (uniform 1..max_count).
+        height: range of a pasted cut-out's height as a fraction of the frame height.
+        bottom: range of its bottom row as a fraction of the frame height (> 1: cut at the
             bottom edge, as a person close to the camera is).
     """
 
@@ -136,52 +136,50 @@ def load_people(root: Path | str, min_height: int | None = None) -> list[Cutout]
     return people
 
 
-def _resize(person: Cutout, height: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
-    h, w = person.mask.shape
-    width = max(1, round(w * height / h))
-    rgb = np.asarray(Image.fromarray(person.rgb).resize((width, height), Image.BILINEAR))
-    soft = Image.fromarray(person.mask.astype(np.uint8) * 255).resize(
-        (width, height), Image.BILINEAR
-    )
+def _resize(cutout: Cutout, height: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb, alpha) of `cutout` resized to `height` rows, with one pixel of margin all round
+    (alpha 0 there) so that the soft edge can reach outside the cut-out's box."""
+    h, w = cutout.mask.shape
+    size = (max(1, round(w * height / h)), height)
+    rgb = np.asarray(Image.fromarray(cutout.rgb).resize(size, Image.BILINEAR))
+    soft = Image.fromarray(cutout.mask.astype(np.uint8) * 255).resize(size, Image.BILINEAR)
     alpha = np.asarray(soft).astype(np.float32) / 255.0
     if flip:
         rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
-    # one pixel of margin, so that the soft edge can reach outside the person's box
     return np.pad(rgb, ((1, 1), (1, 1), (0, 0)), mode="edge"), np.pad(alpha, 1)
 
 
 def paste_cutouts(
     image: np.ndarray,
     label: np.ndarray,
-    people: list[Cutout],
+    cutouts: list[Cutout],
     class_id: int,
     cfg: PasteConfig,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Paste 1..cfg.max_count random people into `image` (H, W, 3) uint8 and set their pixels
+    """Paste 1..cfg.max_count random cut-outs into `image` (H, W, 3) uint8 and set their pixels
     of `label` (H, W) to `class_id`; returns new arrays (the inputs are not changed).
 
-    A person's height is drawn from cfg.height (times H), its feet's row from cfg.bottom (times
-    H), its column uniformly so that at least half of it is inside; half of them are mirrored.
+    A cut-out's height is drawn from cfg.height (times H), its bottom row from cfg.bottom
+    (times H), its column uniformly so that at least half of it is inside; half are mirrored.
     The label takes the pixels where the resized mask is at least one half; the image is
     blended with the mask, softened by a 3 x 3 box filter.
     """
-    if not people or rng.random() >= cfg.prob:
+    if not cutouts or rng.random() >= cfg.prob:
         return image, label
     H, W = label.shape
     image = image.copy()
     label = label.copy()
     for _ in range(int(rng.integers(1, cfg.max_count + 1))):
-        person = people[int(rng.integers(len(people)))]
+        cutout = cutouts[int(rng.integers(len(cutouts)))]
         height = max(8, round(float(rng.uniform(*cfg.height)) * H))
-        rgb, alpha = _resize(person, height, bool(rng.random() < 0.5))
-        h, w = alpha.shape[0] - 2, alpha.shape[1] - 2  # the person, without the margin
+        rgb, alpha = _resize(cutout, height, bool(rng.random() < 0.5))
+        w = alpha.shape[1] - 2  # the cut-out's width, without the margin
         bottom = round(float(rng.uniform(*cfg.bottom)) * H)
-        top = bottom - h - 1  # the margin's first row
+        top = bottom - height - 1  # the margin's first row (its last is row `bottom`)
         left = int(rng.integers(-(w // 2), max(W - w // 2, -(w // 2) + 1))) - 1
-        h, w = alpha.shape
         y0, y1 = max(top, 0), min(bottom, H)
-        x0, x1 = max(left, 0), min(left + w, W)
+        x0, x1 = max(left, 0), min(left + w + 2, W)
         if y1 <= y0 or x1 <= x0:
             continue
         a = alpha[y0 - top : y1 - top, x0 - left : x1 - left]
